@@ -1,0 +1,39 @@
+"""`python -m services.chat`: serve the configured models on the bus until SIGINT/SIGTERM."""
+
+import asyncio
+import signal
+
+from services.chat.registry import Registry
+from services.chat.service import ChatService
+from services.chat.settings import ChatSettings
+from shared import bus, logs, modelconfig
+from shared.settings import from_env
+
+
+async def main(settings: ChatSettings) -> None:
+    log = logs.setup("chat", settings.log_level)
+    registry = Registry(modelconfig.load(settings.models or None))
+    await registry.start()
+    nc = await bus.connect(settings.nats_url, name="vivian-chat")
+    service = ChatService(nc, registry, heartbeat_interval=settings.heartbeat_interval)
+    await service.start()
+    log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await service.stop()
+    await nc.drain()
+    await registry.close()
+
+
+def run() -> None:
+    import uvloop
+
+    uvloop.run(main(from_env(ChatSettings)))
+
+
+if __name__ == "__main__":
+    run()

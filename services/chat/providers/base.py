@@ -1,0 +1,39 @@
+"""The one interface every provider implements."""
+
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from shared.protocol.chat import ChatCompletionRequest
+from shared.protocol.completions import CompletionRequest
+
+Endpoint = Literal["chat/completions", "completions"]
+
+
+@dataclass(slots=True, kw_only=True)
+class Call:
+    """One request as a provider sees it."""
+
+    endpoint: Endpoint
+    request: ChatCompletionRequest | CompletionRequest
+    raw: bytes  # the client's JSON body, for providers that relay fields we do not model
+    model: str  # the public id the client asked for, echoed in answers
+    request_id: str
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class ChatProvider(Protocol):
+    """`create` answers with the encoded OpenAI object; `stream` yields encoded chunks.
+
+    Bytes rather than structs, so an upstream's answer can be relayed without a decode/encode trip.
+    Failures are raised as `shared.errors.ApiError`.
+    """
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create(self, call: Call) -> bytes: ...
+
+    def stream(self, call: Call) -> AsyncIterator[bytes]: ...

@@ -1,0 +1,10 @@
+import msgspec
+
+
+class ChatSettings(msgspec.Struct, kw_only=True):
+    """Read from `VIVIAN_<FIELD>` environment variables (see README, "Settings")."""
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    models: str = ""  # path of the model config file; config/models.toml when empty
+    heartbeat_interval: float = 2.0  # seconds of silence before a stream gets a heartbeat frame
+    log_level: str = "info"

@@ -1,0 +1,1 @@
+"""The edge: HTTP in, NATS out. Authentication, request ids, limits, errors, SSE."""

@@ -1,0 +1,85 @@
+"""Forwarding a request over the bus and turning the frames that come back into HTTP or SSE."""
+
+import asyncio
+import contextlib
+import logging
+
+import msgspec
+from aiohttp import web
+
+from services.edge.context import CALLER, NATS, PROJECT, REQUEST_ID, SETTINGS
+from shared import errors, subjects
+from shared.bus import NoResponders
+from shared.protocol.bus import Data, Done, Envelope, Failure
+from shared.protocol.errors import ErrorResponse
+
+log = logging.getLogger("edge")
+_encode = msgspec.json.Encoder().encode
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _domain(subject: str) -> str:
+    return subject.split(".")[1]
+
+
+async def forward(request: web.Request, subject: str, body: bytes, *, stream: bool = False) -> web.StreamResponse:
+    """Send the request to the service behind `subject`; answer with JSON, or SSE when `stream`."""
+    settings = request.app[SETTINGS]
+    envelope = Envelope(request_id=request[REQUEST_ID], project=request.get(PROJECT, ""), body=msgspec.Raw(body))
+    frames = request.app[CALLER].frames(subject, envelope, idle_timeout=settings.stream_idle_timeout)
+    response = None
+    try:
+        async with asyncio.timeout(settings.request_timeout), contextlib.aclosing(frames):
+            try:
+                first = await anext(frames)
+            except NoResponders:
+                raise errors.service_unavailable(_domain(subject)) from None
+            except TimeoutError:
+                raise errors.timed_out(_domain(subject)) from None
+            match first:
+                case Failure():
+                    raise errors.ApiError.from_object(first.status, first.error)
+                case Data() if not stream:
+                    return web.Response(body=bytes(first.body), content_type="application/json")
+            response = web.StreamResponse(headers=_SSE_HEADERS)
+            await response.prepare(request)
+            await _relay_stream(response, first, frames)
+            return response
+    except TimeoutError:  # the whole-request limit
+        if response is None:
+            raise errors.timed_out(_domain(subject)) from None
+        await _send_error(response, errors.timed_out(_domain(subject)))
+        return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        # The client went away: tell whichever replica runs the request to stop.
+        await asyncio.shield(request.app[NATS].publish(subjects.CANCEL, request[REQUEST_ID].encode()))
+        log.info("request_id=%s client disconnected, cancel sent", request[REQUEST_ID])
+        raise
+
+
+async def _relay_stream(response: web.StreamResponse, first, frames) -> None:
+    frame = first
+    while True:
+        match frame:
+            case Data():
+                await response.write(b"data: " + bytes(frame.body) + b"\n\n")
+            case Done():
+                await response.write(b"data: [DONE]\n\n")
+                return
+            case Failure():
+                await _send_error(response, errors.ApiError.from_object(frame.status, frame.error))
+                return
+        try:
+            frame = await anext(frames)
+        except TimeoutError:
+            await _send_error(response, errors.ApiError(
+                502, "The model service stopped responding in the middle of the stream.",
+                type="server_error", code="stream_interrupted"))
+            return
+        except StopAsyncIteration:
+            return
+
+
+async def _send_error(response: web.StreamResponse, err: errors.ApiError) -> None:
+    """Once SSE headers are out, a failure is an error event followed by `[DONE]`."""
+    await response.write(b"data: " + _encode(ErrorResponse(error=err.to_object())) + b"\n\ndata: [DONE]\n\n")

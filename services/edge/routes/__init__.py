@@ -1,0 +1,1 @@
+"""HTTP routes, one module per API path (`/v1/chat/completions` → `chat.py`)."""

