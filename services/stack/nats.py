@@ -21,8 +21,6 @@ def start(data_dir: str, *, port: int = -1, timeout: float = 30.0) -> tuple[subp
     """Start nats-server storing JetStream data under `data_dir`; return it and its client URL."""
     os.makedirs(data_dir, exist_ok=True)
     log_path = os.path.join(data_dir, "nats-server.log")
-    if os.path.exists(log_path):
-        os.remove(log_path)
     proc = processes.spawn([binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", data_dir], log_path=log_path)
     line = processes.wait_for_line(log_path, "Listening for client connections on", proc=proc, timeout=timeout)
     found = re.search(r"on (\S+):(\d+)", line)

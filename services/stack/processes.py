@@ -22,7 +22,7 @@ def _die_with_parent() -> None:
 
 def spawn(args: Sequence[str], *, env: dict[str, str] | None = None, log_path: str | None = None,
           stdout=None) -> subprocess.Popen:
-    out = open(log_path, "ab") if log_path else stdout
+    out = open(log_path, "wb") if log_path else stdout  # a fresh log per start
     try:
         return subprocess.Popen(list(args), env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT if out is not None else None,

@@ -191,6 +191,7 @@ def _llama_bodies(call: Call) -> list[dict[str, Any]]:
             body["top_logprobs"] = req.logprobs
         if req.max_tokens == 0:
             raise errors.invalid_request("max_tokens must be at least 1 for this model.", param="max_tokens")
+        body["max_tokens"] = req.max_tokens or 16  # OpenAI's default; `omit_defaults` dropped it
     body.setdefault("temperature", 1.0)  # OpenAI's defaults, not llama.cpp's
     body.setdefault("top_p", 1.0)
     body["stream"] = True

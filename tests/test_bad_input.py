@@ -1,0 +1,91 @@
+"""Bad requests get OpenAI's error object with a 4xx and `param` naming the field; nothing breaks."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.stack import TEST_MODEL
+
+GOOD = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+
+
+def post(stack, path: str, body: bytes, key: str | None = None):
+    request = urllib.request.Request(f"{stack.base_url}{path}", data=body, method="POST", headers={
+        "Authorization": f"Bearer {key or stack.key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            return resp.status, json.loads(resp.read()), resp.headers
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read()), err.headers
+
+
+def with_(**changes) -> bytes:
+    return json.dumps({**GOOD, **changes}).encode()
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    (with_(temperature="hot"), "temperature"),
+    (with_(temperature=3), "temperature"),
+    (with_(n=0), "n"),
+    (with_(n=129), "n"),
+    (with_(messages=[]), "messages"),
+    (with_(messages="hello"), "messages"),
+    (json.dumps({"model": TEST_MODEL}).encode(), "messages"),
+    (json.dumps({"messages": GOOD["messages"]}).encode(), "model"),
+    (with_(messages=[{"role": "wizard", "content": "hi"}]), "messages[0].role"),
+    (with_(messages=[{"content": "hi"}]), "messages[0].role"),
+    (with_(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
+    (with_(messages=[{"role": "tool", "content": "x"}]), "messages[0].tool_call_id"),
+    (with_(stop=["a", "b", "c", "d", "e"]), "stop"),
+    (with_(top_logprobs=21), "top_logprobs"),
+    (with_(stream="yes"), "stream"),
+])
+def test_chat_field_errors_name_the_param(stack, body, param):
+    status, answer, headers = post(stack, "/chat/completions", body)
+    assert status == 400, answer
+    error = answer["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
+    assert headers["x-request-id"].startswith("req_")
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"", b'"text"', b"\xff\xfe"])
+def test_malformed_json_is_400(stack, body):
+    status, answer, _ = post(stack, "/chat/completions", body)
+    assert status == 400 and answer["error"]["type"] == "invalid_request_error"
+
+
+def test_completions_field_errors(stack):
+    status, answer, _ = post(stack, "/completions", json.dumps({"model": TEST_MODEL, "prompt": 5}).encode())
+    assert status == 400 and answer["error"]["param"] == "prompt"
+    status, answer, _ = post(stack, "/completions", json.dumps({"model": TEST_MODEL, "prompt": "x", "logprobs": 9}).encode())
+    assert status == 400 and answer["error"]["param"] == "logprobs"
+
+
+def test_body_over_the_limit_is_413(stack):
+    big = with_(messages=[{"role": "user", "content": "x" * (2 * 1024 * 1024)}])
+    status, answer, _ = post(stack, "/chat/completions", big)
+    assert status == 413 and answer["error"]["code"] == "request_too_large"
+
+
+def test_prompt_over_the_context_is_400(stack):
+    status, answer, _ = post(stack, "/chat/completions", with_(messages=[{"role": "user", "content": "word " * 5000}]))
+    assert status == 400 and answer["error"]["code"] == "context_length_exceeded"
+
+
+def test_unknown_path_and_method(stack):
+    status, answer, _ = post(stack, "/chat/nothing", with_())
+    assert status == 404 and answer["error"]["code"] == "unknown_url"
+    request = urllib.request.Request(f"{stack.base_url}/chat/completions", method="GET",
+                                     headers={"Authorization": f"Bearer {stack.key}"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 405
+
+
+def test_services_keep_serving_after_bad_input(stack, client):
+    for body in (b"{", with_(n=0), with_(messages=[{"role": "x"}])):
+        post(stack, "/chat/completions", body)
+    assert client.chat.completions.create(**GOOD).choices[0].message.content is not None

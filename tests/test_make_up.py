@@ -1,0 +1,79 @@
+"""`python -m services.stack` (what `make up` runs): starts everything, prints URL and key, and
+Ctrl-C leaves no process behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import openai
+
+from tests.stack import free_port
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.add(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "services.stack"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "VIVIAN_HOME": home, "VIVIAN_PORT": str(port)})
+    printed = {}
+    for line in proc.stdout:
+        if line.startswith("#"):
+            break
+        name, _, value = line.strip().partition("=")
+        printed[name] = value
+    return proc, printed
+
+
+def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
+    children = children_of(proc.pid)
+    assert len(children) == 3  # nats-server, chat, edge
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in children):
+        assert time.monotonic() < deadline, "a process outlived make up"
+        time.sleep(0.1)
+
+
+def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
+    home, port = str(tmp_path / "home"), free_port()
+    proc, printed = start(home, port)
+    try:
+        assert printed["VIVIAN_BASE_URL"] == f"http://127.0.0.1:{port}/v1"
+        key = printed["VIVIAN_API_KEY"]
+        assert key.startswith("sk-vivian-")
+        client = openai.OpenAI(base_url=printed["VIVIAN_BASE_URL"], api_key=key, max_retries=0, timeout=120)
+        assert client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}],
+                                              max_tokens=3).choices[0].message.content
+        stop_with_ctrl_c(proc)
+        assert os.path.isdir(os.path.join(home, "nats", "jetstream"))
+
+        # A second start keeps the data: the same key, still valid.
+        proc, again = start(home, port)
+        assert again["VIVIAN_API_KEY"] == key
+        assert client.models.list().data
+        stop_with_ctrl_c(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
