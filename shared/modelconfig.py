@@ -34,7 +34,7 @@ class LocalModel(msgspec.Struct, tag="local", tag_field="provider", kw_only=True
     path: str
     context_length: int = 4096
     parallel: int = 2
-    threads: int = 2
+    threads: int = 1
 
 
 class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=True, forbid_unknown_fields=True):

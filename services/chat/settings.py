@@ -7,4 +7,5 @@ class ChatSettings(msgspec.Struct, kw_only=True):
     nats_url: str = "nats://127.0.0.1:4222"
     models: str = ""  # path of the model config file; config/models.toml when empty
     heartbeat_interval: float = 2.0  # seconds of silence before a stream gets a heartbeat frame
+    drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
     log_level: str = "info"

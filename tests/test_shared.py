@@ -1,0 +1,76 @@
+"""Unit tests for shared/: settings from the environment, the model config file, error mapping."""
+
+import msgspec
+import pytest
+
+from services.chat.settings import ChatSettings
+from services.edge.settings import EdgeSettings
+from shared import errors, modelconfig
+from shared.protocol.chat import ChatCompletionRequest
+from shared.settings import from_env
+
+
+def test_settings_read_vivian_variables():
+    settings = from_env(EdgeSettings, {"VIVIAN_PORT": "9000", "VIVIAN_NATS_URL": "nats://x:1", "PORT": "1"})
+    assert (settings.port, settings.nats_url, settings.host) == (9000, "nats://x:1", "127.0.0.1")
+    assert from_env(ChatSettings, {"VIVIAN_HEARTBEAT_INTERVAL": "0.25"}).heartbeat_interval == 0.25
+
+
+def test_bad_setting_stops_with_a_message():
+    with pytest.raises(SystemExit, match="port"):
+        from_env(EdgeSettings, {"VIVIAN_PORT": "eighty"})
+
+
+def write(tmp_path, text):
+    path = tmp_path / "models.toml"
+    path.write_text(text)
+    return path
+
+
+def test_model_config_resolves_paths_and_providers(tmp_path):
+    config = modelconfig.load(write(tmp_path, """
+[[models]]
+id = "a"
+provider = "local"
+path = "weights/a.gguf"
+aliases = ["gpt-4"]
+
+[[models]]
+id = "b"
+provider = "openai"
+base_url = "http://127.0.0.1:1/v1"
+"""))
+    local, upstream = config.models
+    assert isinstance(local, modelconfig.LocalModel) and local.path == str(tmp_path / "weights" / "a.gguf")
+    assert isinstance(upstream, modelconfig.OpenAIModel) and upstream.api_key_env == "OPENAI_API_KEY"
+
+
+def test_default_model_config_loads_the_packaged_model():
+    [entry] = modelconfig.load().models
+    assert "gpt-4" in entry.aliases and entry.path.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[models]]\nid = "a"\nprovider = "nope"\n', "provider"),
+    ('[[models]]\nid = "a"\nprovider = "openai"\ntypo = 1\n', "typo"),
+    ('[[models]]\nid = "a"\nprovider = "openai"\n[[models]]\nid = "b"\nprovider = "openai"\naliases = ["a"]\n',
+     "twice"),
+    ('[[models]]\nid = "a"\nprovider = "local"\npath = "package:not_installed_pkg/x.gguf"\n', "not installed"),
+])
+def test_model_config_mistakes_are_named(tmp_path, text, message):
+    with pytest.raises(SystemExit, match=message):
+        modelconfig.load(write(tmp_path, text))
+
+
+def decode_error(body: bytes) -> errors.ApiError:
+    with pytest.raises((msgspec.ValidationError, msgspec.DecodeError)) as caught:
+        msgspec.json.decode(body, type=ChatCompletionRequest)
+    return errors.from_validation(caught.value)
+
+
+def test_validation_errors_name_nested_params():
+    err = decode_error(b'{"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}')
+    assert (err.status, err.param, err.code) == (400, "messages[0].content[0].text", "missing_required_parameter")
+    assert decode_error(b'{"model": "m"}').param == "messages"
+    assert decode_error(b'{"model": "m", "messages": [], "n": "x"}').param in ("messages", "n")
+    assert decode_error(b"{oops").param is None
