@@ -3,13 +3,13 @@
 Caller side (`Caller`): one wildcard inbox subscription per process, demultiplexed by token, so a
 request costs one publish and no SUB/UNSUB round trip. Frames for a call land in its own queue.
 
-Service side (`Replier`): publishes frames to a request's reply subject.
+Service side (`Replier`): sends frames to a request's reply subject.
 """
 
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 import nats
@@ -99,16 +99,16 @@ class Caller:
 
 
 class Replier:
-    """Publishes frames to one request's reply subject."""
+    """Sends frames back to one caller; `send` publishes to the request's reply subject
+    (nats-py micro's `Request.respond`)."""
 
-    def __init__(self, nc: Client, reply: str) -> None:
-        self._nc = nc
-        self._reply = reply
+    def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        self._send_bytes = send
         self.last_sent = asyncio.get_running_loop().time()
 
     async def _send(self, frame: Frame) -> None:
         self.last_sent = asyncio.get_running_loop().time()
-        await self._nc.publish(self._reply, encode(frame))
+        await self._send_bytes(encode(frame))
 
     async def data(self, body: bytes) -> None:
         await self._send(Data(msgspec.Raw(body)))

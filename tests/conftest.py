@@ -1,5 +1,3 @@
-import os
-
 import openai
 import pytest
 
@@ -60,7 +58,3 @@ def new_stack(tmp_path):
     s = Stack(home=str(tmp_path))
     yield s
     s.stop()
-
-
-def pytest_sessionstart(session):
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

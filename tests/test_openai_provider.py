@@ -4,20 +4,17 @@
 A small recording server shows exactly what goes upstream.
 """
 
-import asyncio
 import json
-import threading
 
+import msgspec
 import openai
 import pytest
 from aiohttp import web
 
 from services.chat.providers.base import Call
 from services.chat.providers.openai_compat import OpenAICompat
-from shared import errors
 from shared.modelconfig import OpenAIModel
 from shared.protocol.chat import ChatCompletionRequest
-import msgspec
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 

@@ -1,12 +1,11 @@
 """Public model ids and aliases → the provider instance serving them."""
 
-from shared import errors
-from shared.modelconfig import LocalModel, ModelConfig, ModelEntry, OpenAIModel
-from shared.protocol.models import Model, ModelList
-
 from services.chat.providers.base import ChatProvider
 from services.chat.providers.local_llama import LocalLlama
 from services.chat.providers.openai_compat import OpenAICompat
+from shared import errors
+from shared.modelconfig import LocalModel, ModelConfig, ModelEntry, OpenAIModel
+from shared.protocol.models import Model, ModelList
 
 
 def make_provider(entry: ModelEntry) -> ChatProvider:

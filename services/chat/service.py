@@ -72,20 +72,18 @@ class ChatService:
         """Micro handlers run one at a time per endpoint, so each request gets a task of its own."""
 
         async def spawn(request: Request) -> None:
-            task = asyncio.create_task(self._guarded(handler, request.subject, request._msg))
+            task = asyncio.create_task(self._guarded(handler, request))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
         return spawn
 
-    async def _guarded(self, handler: Handler, subject: str, msg: Msg) -> None:
-        if not msg.reply:
-            return
-        replier = Replier(self._nc, msg.reply)
+    async def _guarded(self, handler: Handler, request: Request) -> None:
+        replier = Replier(request.respond)
         try:
-            envelope = decode_envelope(msg.data)
+            envelope = decode_envelope(request.data)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            log.warning("dropped a malformed envelope on %s", subject)
+            log.warning("dropped a malformed envelope on %s", request.subject)
             await replier.failure(errors.invalid_request("Malformed bus envelope."))
             return
         try:

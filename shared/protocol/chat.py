@@ -6,7 +6,6 @@ provider relays them upstream from the raw body.
 
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta, Struct
 
 # ---------------------------------------------------------------- request: content parts

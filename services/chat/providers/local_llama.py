@@ -181,8 +181,6 @@ def _llama_bodies(call: Call) -> list[dict[str, Any]]:
         _refuse_non_text(req, call.model)
         if req.max_completion_tokens is not None:
             body["max_tokens"] = req.max_completion_tokens
-        if req.top_logprobs is not None and req.logprobs:
-            body["top_logprobs"] = req.top_logprobs
         prompts = [None]
     else:
         prompts = [req.prompt] if isinstance(req.prompt, str) or (req.prompt and isinstance(req.prompt[0], int)) else req.prompt

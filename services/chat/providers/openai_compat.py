@@ -5,6 +5,7 @@ upstream's id. Answers and stream chunks come back as the upstream's bytes; upst
 the upstream's status and error object.
 """
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 
@@ -29,7 +30,7 @@ class OpenAICompat:
 
     async def start(self) -> None:
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self._entry.api_key_env or "") if self._entry.api_key_env else None
+        key = os.environ.get(self._entry.api_key_env) if self._entry.api_key_env else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._session = aiohttp.ClientSession(
@@ -68,31 +69,16 @@ class OpenAICompat:
                     raise _upstream_error(502, data)
                 yield data
 
-    def _post(self, call: Call):
+    @contextlib.asynccontextmanager
+    async def _post(self, call: Call) -> AsyncIterator[aiohttp.ClientResponse]:
         if self._session is None:
             raise errors.service_unavailable("upstream")
         try:
-            return _Posting(self._session.post(f"{self._base}/{call.endpoint}", data=self._body(call),
-                                               headers={"X-Request-Id": call.request_id}))
-        except aiohttp.ClientError as err:
+            async with self._session.post(f"{self._base}/{call.endpoint}", data=self._body(call),
+                                          headers={"X-Request-Id": call.request_id}) as resp:
+                yield resp
+        except (aiohttp.ClientConnectionError, OSError, TimeoutError) as err:  # also mid-stream
             raise _unreachable(err) from None
-
-
-class _Posting:
-    """`session.post(...)` as a context manager whose connection failures become `ApiError`s."""
-
-    def __init__(self, request) -> None:
-        self._request = request
-
-    async def __aenter__(self) -> aiohttp.ClientResponse:
-        try:
-            self._resp = await self._request.__aenter__()
-        except (aiohttp.ClientError, OSError, TimeoutError) as err:
-            raise _unreachable(err) from None
-        return self._resp
-
-    async def __aexit__(self, *exc) -> None:
-        await self._request.__aexit__(*exc)
 
 
 def _unreachable(err: Exception) -> errors.ApiError:
