@@ -1,6 +1,8 @@
+import httpx2
 import openai
 import pytest
 
+from tests.conformance import AsyncRecordingTransport, Recorder, RecordingTransport
 from tests.stack import Stack, free_port, local_models_toml, make_key
 
 RELAY_KEY_ENV = "VIVIAN_TEST_RELAY_KEY"
@@ -43,13 +45,27 @@ api_key_env = "{RELAY_KEY_ENV}"
 
 
 @pytest.fixture(scope="session")
-def client(stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.base_url, api_key=stack.key, max_retries=0, timeout=300)
+def conformance() -> Recorder:
+    """Sees every answer the SDK clients below receive; test_conformance.py reports what it found."""
+    return Recorder()
+
+
+@pytest.fixture(scope="session")
+def client(stack, conformance) -> openai.OpenAI:
+    return openai.OpenAI(base_url=stack.base_url, api_key=stack.key, max_retries=0, timeout=300,
+                         http_client=httpx2.Client(transport=RecordingTransport(conformance), timeout=300))
 
 
 @pytest.fixture
-def aclient(stack) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=stack.base_url, api_key=stack.key, max_retries=0, timeout=300)
+def aclient(stack, conformance) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=stack.base_url, api_key=stack.key, max_retries=0, timeout=300,
+                              http_client=httpx2.AsyncClient(transport=AsyncRecordingTransport(conformance),
+                                                             timeout=300))
+
+
+def pytest_collection_modifyitems(items):
+    """test_conformance.py judges what all the others received, so it runs last."""
+    items.sort(key=lambda item: item.module.__name__.endswith("test_conformance"))
 
 
 @pytest.fixture

@@ -11,14 +11,22 @@ from tests.stack import TEST_MODEL
 GOOD = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
 
 
-def post(stack, path: str, body: bytes, key: str | None = None):
-    request = urllib.request.Request(f"{stack.base_url}{path}", data=body, method="POST", headers={
-        "Authorization": f"Bearer {key or stack.key}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as resp:
-            return resp.status, json.loads(resp.read()), resp.headers
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read()), err.headers
+@pytest.fixture
+def post(stack, conformance):
+    """POST raw bytes; every answer also goes to the conformance recorder."""
+
+    def send(path: str, body: bytes):
+        request = urllib.request.Request(f"{stack.base_url}{path}", data=body, method="POST", headers={
+            "Authorization": f"Bearer {stack.key}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as resp:
+                status, raw, headers = resp.status, resp.read(), resp.headers
+        except urllib.error.HTTPError as err:
+            status, raw, headers = err.code, err.read(), err.headers
+        conformance.record("POST", f"/v1{path}", status, headers.get("content-type", ""), raw)
+        return status, json.loads(raw), headers
+
+    return send
 
 
 def with_(**changes) -> bytes:
@@ -42,8 +50,8 @@ def with_(**changes) -> bytes:
     (with_(top_logprobs=21), "top_logprobs"),
     (with_(stream="yes"), "stream"),
 ])
-def test_chat_field_errors_name_the_param(stack, body, param):
-    status, answer, headers = post(stack, "/chat/completions", body)
+def test_chat_field_errors_name_the_param(post, body, param):
+    status, answer, headers = post("/chat/completions", body)
     assert status == 400, answer
     error = answer["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -52,31 +60,31 @@ def test_chat_field_errors_name_the_param(stack, body, param):
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"", b'"text"', b"\xff\xfe"])
-def test_malformed_json_is_400(stack, body):
-    status, answer, _ = post(stack, "/chat/completions", body)
+def test_malformed_json_is_400(post, body):
+    status, answer, _ = post("/chat/completions", body)
     assert status == 400 and answer["error"]["type"] == "invalid_request_error"
 
 
-def test_completions_field_errors(stack):
-    status, answer, _ = post(stack, "/completions", json.dumps({"model": TEST_MODEL, "prompt": 5}).encode())
+def test_completions_field_errors(post):
+    status, answer, _ = post("/completions", json.dumps({"model": TEST_MODEL, "prompt": 5}).encode())
     assert status == 400 and answer["error"]["param"] == "prompt"
-    status, answer, _ = post(stack, "/completions", json.dumps({"model": TEST_MODEL, "prompt": "x", "logprobs": 9}).encode())
+    status, answer, _ = post("/completions", json.dumps({"model": TEST_MODEL, "prompt": "x", "logprobs": 9}).encode())
     assert status == 400 and answer["error"]["param"] == "logprobs"
 
 
-def test_body_over_the_limit_is_413(stack):
+def test_body_over_the_limit_is_413(post):
     big = with_(messages=[{"role": "user", "content": "x" * (2 * 1024 * 1024)}])
-    status, answer, _ = post(stack, "/chat/completions", big)
+    status, answer, _ = post("/chat/completions", big)
     assert status == 413 and answer["error"]["code"] == "request_too_large"
 
 
-def test_prompt_over_the_context_is_400(stack):
-    status, answer, _ = post(stack, "/chat/completions", with_(messages=[{"role": "user", "content": "word " * 5000}]))
+def test_prompt_over_the_context_is_400(post):
+    status, answer, _ = post("/chat/completions", with_(messages=[{"role": "user", "content": "word " * 5000}]))
     assert status == 400 and answer["error"]["code"] == "context_length_exceeded"
 
 
-def test_unknown_path_and_method(stack):
-    status, answer, _ = post(stack, "/chat/nothing", with_())
+def test_unknown_path_and_method(stack, post):
+    status, answer, _ = post("/chat/nothing", with_())
     assert status == 404 and answer["error"]["code"] == "unknown_url"
     request = urllib.request.Request(f"{stack.base_url}/chat/completions", method="GET",
                                      headers={"Authorization": f"Bearer {stack.key}"})
@@ -85,7 +93,7 @@ def test_unknown_path_and_method(stack):
     assert caught.value.code == 405
 
 
-def test_services_keep_serving_after_bad_input(stack, client):
+def test_services_keep_serving_after_bad_input(post, client):
     for body in (b"{", with_(n=0), with_(messages=[{"role": "x"}])):
-        post(stack, "/chat/completions", body)
+        post("/chat/completions", body)
     assert client.chat.completions.create(**GOOD).choices[0].message.content is not None

@@ -98,12 +98,16 @@ def _call(raw: dict) -> Call:
 
 
 async def test_every_client_field_goes_upstream(recorder, monkeypatch):
+    """Unknown fields and image parts alike reach the upstream as the client sent them."""
     monkeypatch.setenv("UPSTREAM_KEY", "sk-upstream")
     provider = OpenAICompat(OpenAIModel(id="mine", base_url=recorder.url, api_key_env="UPSTREAM_KEY",
                                         upstream_model="theirs"))
     await provider.start()
     try:
-        sent = {"model": "mine", "messages": QUESTION, "temperature": 0.3, "reasoning_effort": "low",
+        vision = [{"role": "user", "content": [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}}]}]
+        sent = {"model": "mine", "messages": vision, "temperature": 0.3, "reasoning_effort": "low",
                 "some_future_field": {"nested": [1, 2]}, "max_completion_tokens": 7}
         answer = json.loads(await provider.create(_call(sent)))
         assert answer["extra_upstream_field"] == 1  # upstream bytes relayed as they are

@@ -186,23 +186,26 @@ class Usage(Struct, kw_only=True):
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
 
-class ChatCompletionMessage(Struct, kw_only=True):
-    role: Literal["assistant"] = "assistant"
-    content: str | None = None
-    refusal: str | None = None
+# Answers: a field without a default is always sent (null included), as OpenAI's schema requires
+# it; an optional one is left out while it is None. `object` is the struct's tag.
+
+
+class ChatCompletionMessage(Struct, kw_only=True, omit_defaults=True):
+    role: Literal["assistant"]
+    content: str | None
+    refusal: str | None
     tool_calls: list[ToolCall] | None = None
 
 
 class Choice(Struct, kw_only=True):
     index: int
     message: ChatCompletionMessage
-    logprobs: ChoiceLogprobs | None = None
+    logprobs: ChoiceLogprobs | None
     finish_reason: FinishReason
 
 
-class ChatCompletion(Struct, kw_only=True):
+class ChatCompletion(Struct, kw_only=True, omit_defaults=True, tag="chat.completion", tag_field="object"):
     id: str
-    object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
@@ -237,9 +240,9 @@ class ChunkChoice(Struct, kw_only=True):
     finish_reason: FinishReason | None = None
 
 
-class ChatCompletionChunk(Struct, kw_only=True):
+class ChatCompletionChunk(Struct, kw_only=True, omit_defaults=True, tag="chat.completion.chunk",
+                          tag_field="object"):
     id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
     model: str
     choices: list[ChunkChoice]

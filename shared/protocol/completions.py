@@ -42,13 +42,13 @@ class CompletionLogprobs(Struct, kw_only=True):
 class CompletionChoice(Struct, kw_only=True):
     index: int
     text: str
-    logprobs: CompletionLogprobs | None = None
-    finish_reason: Literal["stop", "length", "content_filter"] | None = None
+    logprobs: CompletionLogprobs | None
+    # null in stream chunks before the last, as OpenAI sends them (its schema says otherwise)
+    finish_reason: Literal["stop", "length", "content_filter"] | None
 
 
-class Completion(Struct, kw_only=True):
+class Completion(Struct, kw_only=True, omit_defaults=True, tag="text_completion", tag_field="object"):
     id: str
-    object: Literal["text_completion"] = "text_completion"
     created: int
     model: str
     choices: list[CompletionChoice]

@@ -1,17 +1,13 @@
 """`/v1/models`: OpenAI's `model` object and its list."""
 
-from typing import Literal
-
 from msgspec import Struct
 
 
-class Model(Struct, kw_only=True):
+class Model(Struct, kw_only=True, tag="model", tag_field="object"):
     id: str
-    object: Literal["model"] = "model"
     created: int
     owned_by: str
 
 
-class ModelList(Struct, kw_only=True):
-    object: Literal["list"] = "list"
+class ModelList(Struct, kw_only=True, tag="list", tag_field="object"):
     data: list[Model]

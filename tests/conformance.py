@@ -1,0 +1,145 @@
+"""Every chat, completions and models answer the tests receive, checked against OpenAI's schemas.
+
+The SDK clients of the test suite talk through `RecordingTransport`, which hands each response body
+(and each SSE event of a stream) to a `Recorder`; the recorder validates it against the matching
+schema of `spec/openai-openapi.yml` and keeps any violation for `test_conformance.py` to report.
+"""
+
+import json
+import os
+from collections import Counter
+from functools import cache
+
+import httpx2
+import jsonschema
+import yaml
+
+SPEC = os.path.join(os.path.dirname(__file__), os.pardir, "spec", "openai-openapi.yml")
+
+
+def _nullable_to_null(node):
+    """OpenAPI 3.0's `nullable: true`, which this 3.1 file still uses, as JSON Schema's null type."""
+    if isinstance(node, list):
+        return [_nullable_to_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_to_null(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@cache
+def _document() -> dict:
+    with open(SPEC, encoding="utf-8") as f:
+        doc = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return {"components": _nullable_to_null(doc["components"])}
+
+
+@cache
+def validator(schema_name: str) -> jsonschema.Draft202012Validator:
+    root = {**_document(), "$ref": f"#/components/schemas/{schema_name}"}
+    return jsonschema.Draft202012Validator(root)
+
+
+def violations(schema_name: str, obj) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}"
+            for e in validator(schema_name).iter_errors(obj)]
+
+
+def schema_for(method: str, path: str, status: int, streamed: bool) -> str | None:
+    """The OpenAPI schema an answer on `path` must fit; None for paths this module does not cover."""
+    path = path.split("?")[0].removeprefix("/v1")
+    if status >= 400:
+        return "ErrorResponse"
+    if method == "POST" and path == "/chat/completions":
+        return "CreateChatCompletionStreamResponse" if streamed else "CreateChatCompletionResponse"
+    if method == "POST" and path == "/completions":
+        return "CreateCompletionResponse"  # OpenAI streams the same object, chunk by chunk
+    if method == "GET" and path == "/models":
+        return "ListModelsResponse"
+    if method == "GET" and path.startswith("/models/"):
+        return "Model"
+    return None
+
+
+def _as_whole_answer(chunk: dict) -> dict:
+    """OpenAI's legacy completion chunks carry `finish_reason: null` until the last one, but its
+    schema describes only the whole answer, where it is a string: check the rest of the chunk."""
+    choices = [{**c, "finish_reason": c.get("finish_reason") or "stop"} for c in chunk.get("choices", ())]
+    return {**chunk, "choices": choices}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.checked: Counter[str] = Counter()
+        self.failures: list[str] = []
+
+    def record(self, method: str, path: str, status: int, content_type: str, body: bytes) -> None:
+        streamed = content_type.startswith("text/event-stream")
+        schema = schema_for(method, path, status, streamed)
+        if schema is None:
+            return
+        objects = [json.loads(body)] if not streamed else [
+            json.loads(line[6:]) for line in body.decode().split("\n") if line.startswith("data: {")]
+        for obj in objects:
+            kind = "ErrorResponse" if isinstance(obj, dict) and "error" in obj else schema
+            if streamed and kind == "CreateCompletionResponse":
+                obj = _as_whole_answer(obj)
+            self.checked[kind] += 1
+            self.failures.extend(f"{method} {path} {kind}: {v}" for v in violations(kind, obj))
+
+
+class _Tee:
+    def __init__(self, stream, done) -> None:
+        self._stream, self._done, self._body = stream, done, bytearray()
+
+    def __iter__(self):
+        for piece in self._stream:
+            self._body += piece
+            yield piece
+
+    async def __aiter__(self):
+        async for piece in self._stream:
+            self._body += piece
+            yield piece
+
+    def close(self) -> None:
+        self._stream.close()
+        self._done(bytes(self._body))
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+        self._done(bytes(self._body))
+
+
+def _teed(recorder: Recorder, request: httpx2.Request, response: httpx2.Response, stream_type) -> httpx2.Response:
+    def done(body: bytes) -> None:
+        recorder.record(request.method, request.url.path, response.status_code,
+                        response.headers.get("content-type", ""), body)
+
+    tee = type("Tee", (_Tee, stream_type), {})(response.stream, done)
+    return httpx2.Response(response.status_code, headers=response.headers, stream=tee,
+                           extensions=response.extensions, request=request)
+
+
+class RecordingTransport(httpx2.BaseTransport):
+    def __init__(self, recorder: Recorder) -> None:
+        self._inner, self._recorder = httpx2.HTTPTransport(), recorder
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return _teed(self._recorder, request, self._inner.handle_request(request), httpx2.SyncByteStream)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncRecordingTransport(httpx2.AsyncBaseTransport):
+    def __init__(self, recorder: Recorder) -> None:
+        self._inner, self._recorder = httpx2.AsyncHTTPTransport(), recorder
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return _teed(self._recorder, request, await self._inner.handle_async_request(request), httpx2.AsyncByteStream)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
