@@ -3,6 +3,8 @@
 import logging
 import sys
 
+from shared import runtime
+
 
 def setup(service: str, level: str = "info") -> logging.Logger:
     handler = logging.StreamHandler(sys.stderr)
@@ -11,4 +13,5 @@ def setup(service: str, level: str = "info") -> logging.Logger:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    runtime.lean_logging()
     return logging.getLogger(service)

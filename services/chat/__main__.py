@@ -6,17 +6,19 @@ import signal
 from services.chat.registry import Registry
 from services.chat.service import ChatService
 from services.chat.settings import ChatSettings
-from shared import bus, logs, modelconfig
+from shared import bus, logs, modelconfig, runtime, telemetry
 from shared.settings import from_env
 
 
 async def main(settings: ChatSettings) -> None:
     log = logs.setup("chat", settings.log_level)
-    registry = Registry(modelconfig.load(settings.models or None))
+    tracing = telemetry.provider_from_env("vivian-chat")
+    registry = Registry(modelconfig.load(settings.models or None), tracer_provider=tracing)
     await registry.start()
     nc = await bus.connect(settings.nats_url, name="vivian-chat")
-    service = ChatService(nc, registry, heartbeat_interval=settings.heartbeat_interval)
+    service = ChatService(nc, registry, heartbeat_interval=settings.heartbeat_interval, tracer_provider=tracing)
     await service.start()
+    runtime.settle()
     log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -27,6 +29,7 @@ async def main(settings: ChatSettings) -> None:
     await service.stop(drain_timeout=settings.drain_timeout)
     await nc.drain()
     await registry.close()
+    telemetry.shutdown(tracing)
 
 
 def run() -> None:

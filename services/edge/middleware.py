@@ -1,5 +1,6 @@
-"""Request ids, errors in OpenAI's shape, and API-key authentication."""
+"""Request ids, logs and metrics; errors in OpenAI's shape; API-key authentication."""
 
+import asyncio
 import logging
 import secrets
 import time
@@ -7,14 +8,15 @@ import time
 import msgspec
 from aiohttp import web
 
-from services.edge.context import KEYSTORE, PROJECT, REQUEST_ID, SETTINGS
+from services.edge.context import KEYSTORE, METRICS, MODEL, PROJECT, REQUEST_ID, SETTINGS, STARTED, STATUS
 from shared import errors
 from shared.protocol.errors import ErrorResponse
 
 log = logging.getLogger("edge")
 _encode = msgspec.json.Encoder().encode
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+CLIENT_CLOSED = 499  # nginx's status for "the client went away first"
 
 
 def error_response(err: errors.ApiError) -> web.Response:
@@ -22,11 +24,18 @@ def error_response(err: errors.ApiError) -> web.Response:
                         content_type="application/json")
 
 
+def route_of(request: web.Request) -> str:
+    """The matched route's template (`/v1/models/{model}`): a bounded label, unlike the path."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
 async def request_ids(request: web.Request, handler) -> web.StreamResponse:
-    """Every answer carries `x-request-id`, and every log line about the request names it."""
-    request_id = request[REQUEST_ID] = "req_" + secrets.token_hex(16)
-    started = time.monotonic()
+    """Every answer carries `x-request-id`, and every log line about the request names it; every
+    request is counted and timed in the metrics."""
+    request[REQUEST_ID] = "req_" + secrets.token_hex(16)
+    request[STARTED] = time.monotonic()
     status = 500
     try:
         response = await handler(request)
@@ -35,9 +44,21 @@ async def request_ids(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
     finally:
-        log.info("request_id=%s %s %s %s %.1fms", request_id, request.method, request.path, status,
-                 (time.monotonic() - started) * 1000)
+        # aiohttp writes a plain answer right after this returns, in the same event-loop step:
+        # logged and counted in the next step, the line and the metrics do not delay the answer.
+        asyncio.get_running_loop().call_soon(_record, request, status)
+
+
+def _record(request: web.Request, status: int) -> None:
+    seconds = time.monotonic() - request[STARTED]
+    status = request.get(STATUS, status)
+    log.info("request_id=%s %s %s %s %.1fms", request[REQUEST_ID], request.method, request.path, status,
+             seconds * 1000)
+    request.app[METRICS].request(route_of(request), request.get(MODEL, ""), status, seconds)
 
 
 async def _stamp(request: web.Request, response: web.StreamResponse) -> None:

@@ -3,14 +3,16 @@
 import asyncio
 import contextlib
 import logging
+import time
 
 import msgspec
 from aiohttp import web
 
-from services.edge.context import CALLER, NATS, PROJECT, REQUEST_ID, SETTINGS
-from shared import errors, subjects
+from services.edge.context import CALLER, METRICS, MODEL, NATS, PROJECT, REQUEST_ID, SETTINGS, SPAN, STARTED, STATUS
+from services.edge.middleware import route_of
+from shared import errors, subjects, telemetry
 from shared.bus import NoResponders
-from shared.protocol.bus import Data, Done, Envelope, Failure
+from shared.protocol.bus import Data, Done, Envelope, Failure, TokenCounts
 from shared.protocol.errors import ErrorResponse
 
 log = logging.getLogger("edge")
@@ -22,11 +24,16 @@ def _domain(subject: str) -> str:
     return subject.split(".")[1]
 
 
-async def forward(request: web.Request, subject: str, body: bytes, *, stream: bool = False) -> web.StreamResponse:
-    """Send the request to the service behind `subject`; answer with JSON, or SSE when `stream`."""
+async def forward(request: web.Request, subject: str, body: bytes, *, stream: bool = False,
+                  model: str = "") -> web.StreamResponse:
+    """Send the request to the service behind `subject`; answer with JSON, or SSE when `stream`.
+    `model` (the one the client asked for) labels the metrics and the span."""
     settings = request.app[SETTINGS]
+    request[MODEL] = model
+    span = request.get(SPAN)
     envelope = Envelope(request_id=request[REQUEST_ID], project=request.get(PROJECT, ""), body=msgspec.Raw(body))
-    frames = request.app[CALLER].frames(subject, envelope, idle_timeout=settings.stream_idle_timeout)
+    frames = request.app[CALLER].frames(subject, envelope, idle_timeout=settings.stream_idle_timeout,
+                                        headers=telemetry.headers(span) if span is not None else None)
     response = None
     try:
         async with asyncio.timeout(settings.request_timeout), contextlib.aclosing(frames):
@@ -40,15 +47,16 @@ async def forward(request: web.Request, subject: str, body: bytes, *, stream: bo
                 case Failure():
                     raise errors.ApiError.from_object(first.status, first.error)
                 case Data() if not stream:
+                    _count_tokens(request, first.usage)
                     return web.Response(body=bytes(first.body), content_type="application/json")
             response = web.StreamResponse(headers=_SSE_HEADERS)
             await response.prepare(request)
-            await _relay_stream(response, first, frames)
+            await _relay_stream(request, response, first, frames)
             return response
     except TimeoutError:  # the whole-request limit
         if response is None:
             raise errors.timed_out(_domain(subject)) from None
-        await _send_error(response, errors.timed_out(_domain(subject)))
+        await _send_error(request, response, errors.timed_out(_domain(subject)))
         return response
     except (asyncio.CancelledError, ConnectionResetError):
         # The client went away: tell whichever replica runs the request to stop.
@@ -57,29 +65,47 @@ async def forward(request: web.Request, subject: str, body: bytes, *, stream: bo
         raise
 
 
-async def _relay_stream(response: web.StreamResponse, first, frames) -> None:
-    frame = first
-    while True:
-        match frame:
-            case Data():
-                await response.write(b"data: " + bytes(frame.body) + b"\n\n")
-            case Done():
-                await response.write(b"data: [DONE]\n\n")
+async def _relay_stream(request: web.Request, response: web.StreamResponse, first, frames) -> None:
+    metrics, route = request.app[METRICS], route_of(request)
+    metrics.first_chunk(route, request[MODEL], time.monotonic() - request[STARTED])
+    metrics.stream_opened(route)
+    try:
+        frame = first
+        while True:
+            match frame:
+                case Data():
+                    await response.write(b"data: " + bytes(frame.body) + b"\n\n")
+                case Done():
+                    _count_tokens(request, frame.usage)
+                    await response.write(b"data: [DONE]\n\n")
+                    return
+                case Failure():
+                    await _send_error(request, response, errors.ApiError.from_object(frame.status, frame.error))
+                    return
+            try:
+                frame = await anext(frames)
+            except TimeoutError:
+                await _send_error(request, response, errors.ApiError(
+                    502, "The model service stopped responding in the middle of the stream.",
+                    type="server_error", code="stream_interrupted"))
                 return
-            case Failure():
-                await _send_error(response, errors.ApiError.from_object(frame.status, frame.error))
+            except StopAsyncIteration:
                 return
-        try:
-            frame = await anext(frames)
-        except TimeoutError:
-            await _send_error(response, errors.ApiError(
-                502, "The model service stopped responding in the middle of the stream.",
-                type="server_error", code="stream_interrupted"))
-            return
-        except StopAsyncIteration:
-            return
+    finally:
+        metrics.stream_closed(route)
 
 
-async def _send_error(response: web.StreamResponse, err: errors.ApiError) -> None:
-    """Once SSE headers are out, a failure is an error event followed by `[DONE]`."""
+def _count_tokens(request: web.Request, usage: TokenCounts | None) -> None:
+    if usage is None:
+        return
+    request.app[METRICS].tokens(request[MODEL], prompt=usage.prompt_tokens, completion=usage.completion_tokens)
+    if (span := request.get(SPAN)) is not None:
+        span.set_attribute(telemetry.INPUT_TOKENS, usage.prompt_tokens)
+        span.set_attribute(telemetry.OUTPUT_TOKENS, usage.completion_tokens)
+
+
+async def _send_error(request: web.Request, response: web.StreamResponse, err: errors.ApiError) -> None:
+    """Once SSE headers are out, a failure is an error event followed by `[DONE]`; the metrics and
+    the span count the request with the error's status, not the 200 already sent."""
+    request[STATUS] = err.status
     await response.write(b"data: " + _encode(ErrorResponse(error=err.to_object())) + b"\n\ndata: [DONE]\n\n")

@@ -4,6 +4,9 @@ A request is an `Envelope` published with a reply subject. The service answers o
 with one or more `Frame`s: a unary call gets a single `Data` (or `Failure`); a stream gets `Data`
 frames, then `Done` (or `Failure`). `Heartbeat`s flow while a service works and has nothing to
 send yet, so the edge can tell a slow model from a dead service.
+
+Trace context (W3C `traceparent`, `tracestate`) rides in the request's NATS message headers when
+tracing is on.
 """
 
 import msgspec
@@ -19,8 +22,17 @@ class Envelope(msgspec.Struct, kw_only=True):
     body: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class Data(msgspec.Struct, tag="data", tag_field="t"):
+class TokenCounts(msgspec.Struct, kw_only=True):
+    """The `usage` a model reported, as far as the edge needs it (metrics, trace attributes)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Data(msgspec.Struct, tag="data", tag_field="t", omit_defaults=True):
     body: msgspec.Raw
+    # On a unary answer: the answer's token counts, so the edge need not parse the body for them.
+    usage: TokenCounts | None = None
 
 
 class Heartbeat(msgspec.Struct, tag="hb", tag_field="t"):
@@ -32,8 +44,9 @@ class Failure(msgspec.Struct, tag="error", tag_field="t"):
     error: ErrorObject
 
 
-class Done(msgspec.Struct, tag="done", tag_field="t"):
-    pass
+class Done(msgspec.Struct, tag="done", tag_field="t", omit_defaults=True):
+    # The stream's token counts, when a chunk reported them (`stream_options.include_usage`).
+    usage: TokenCounts | None = None
 
 
 Frame = Data | Heartbeat | Failure | Done

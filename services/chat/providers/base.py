@@ -8,7 +8,8 @@ from typing import Literal, Protocol
 from shared.protocol.chat import ChatCompletionRequest
 from shared.protocol.completions import CompletionRequest
 
-Endpoint = Literal["chat/completions", "completions"]
+Endpoint = Literal["chat/completions", "completions", "embeddings", "moderations"]
+ENDPOINTS: tuple[Endpoint, ...] = ("chat/completions", "completions", "embeddings", "moderations")
 
 
 @dataclass(slots=True, kw_only=True)

@@ -15,4 +15,4 @@ routes = web.RouteTableDef()
 @routes.post("/v1/chat/completions")
 async def create(request: web.Request) -> web.StreamResponse:
     body, parsed = await read_json(request, _decoder)
-    return await forward(request, subjects.CHAT_COMPLETIONS, body, stream=bool(parsed.stream))
+    return await forward(request, subjects.CHAT_COMPLETIONS, body, stream=bool(parsed.stream), model=parsed.model)

@@ -17,4 +17,5 @@ async def list_models(request: web.Request) -> web.StreamResponse:
 @routes.get("/v1/models/{model:.+}")
 async def retrieve(request: web.Request) -> web.StreamResponse:
     # `{model:.+}`: fine-tuned ids contain colons and may contain slashes.
-    return await forward(request, subjects.MODELS_RETRIEVE, msgspec.json.encode(request.match_info["model"]))
+    model = request.match_info["model"]
+    return await forward(request, subjects.MODELS_RETRIEVE, msgspec.json.encode(model), model=model)

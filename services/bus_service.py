@@ -1,0 +1,146 @@
+"""What every domain service shares: a NATS micro service whose endpoints each run a request as a
+task of its own, answer in bus frames, and report each request once (log line, metrics, span).
+
+A service subclasses `BusService` and lists its `Endpoint`s; a handler gets the request's envelope,
+a `Replier` for its answer and an `Outcome` to fill in, and raises `ApiError` for what goes wrong.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import msgspec
+from nats.aio.client import Client
+from nats.micro import Request, add_service
+from nats.micro.service import EndpointStats
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, TracerProvider
+
+from services.outcome import Outcome, report
+from shared import errors, subjects, telemetry
+from shared.bus import Heartbeats, Replier, decode_envelope
+from shared.metrics import Metrics
+from shared.protocol.bus import Envelope
+
+log = logging.getLogger("service")
+
+Handler = Callable[[Envelope, Replier, Outcome], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str  # the micro endpoint's name
+    subject: str
+    route: str  # the API path: the `route` label of the metrics, the same as the edge's
+    handler: Handler
+
+
+class BusService:
+    def __init__(self, nc: Client, *, name: str, description: str, heartbeat_interval: float,
+                 tracer_provider: TracerProvider | None = None) -> None:
+        self.nc = nc
+        self.heartbeats = Heartbeats(heartbeat_interval)
+        self._name, self._description = name, description
+        self._tracer = telemetry.tracer(tracer_provider, f"vivian.{name.removeprefix('vivian-')}")
+        self._tasks: set[asyncio.Task] = set()
+        self._metrics: dict[str, Metrics] = {}  # by endpoint name
+        self._last_error: dict[str, str] = {}
+        self._service = None
+
+    def endpoints(self) -> list[Endpoint]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._service = await add_service(self.nc, name=self._name, version="0.1.0", description=self._description,
+                                          queue_group=subjects.QUEUE_GROUP, stats_handler=self._stats)
+        for endpoint in self.endpoints():
+            self._metrics[endpoint.name] = Metrics()
+            await self._service.add_endpoint(name=endpoint.name, subject=endpoint.subject,
+                                             handler=self._spawner(endpoint))
+        self.heartbeats.start()
+
+    async def stop(self, *, drain_timeout: float = 20.0) -> None:
+        """Take no new requests, let running ones finish for `drain_timeout`, then end the rest
+        (a handler that is cancelled tells its client so)."""
+        if self._service is not None:
+            await self._service.stop()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=drain_timeout)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.heartbeats.stop()
+
+    def _spawner(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
+        """Micro handlers run one at a time per endpoint, so each request gets a task of its own."""
+
+        async def spawn(request: Request) -> None:
+            task = asyncio.create_task(self._traced(endpoint, request))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        return spawn
+
+    async def _traced(self, endpoint: Endpoint, request: Request) -> None:
+        if self._tracer is None:
+            return await self._guarded(endpoint, request, None)
+        span = self._tracer.start_span(f"{self._name.removeprefix('vivian-')} {endpoint.route}",
+                                       kind=SpanKind.SERVER, context=telemetry.parent(request.headers),
+                                       attributes={"messaging.system": "nats",
+                                                   "messaging.destination.name": endpoint.subject})
+        # Current for this task, so a provider's upstream span becomes its child.
+        with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            await self._guarded(endpoint, request, span)
+
+    async def _guarded(self, endpoint: Endpoint, request: Request, span: Span | None) -> None:
+        loop = asyncio.get_running_loop()
+        outcome = Outcome(route=endpoint.route, started=loop.time())
+        replier = Replier(request.respond)
+        try:
+            try:
+                envelope = decode_envelope(request.data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                log.warning("dropped a malformed envelope on %s", request.subject)
+                raise errors.invalid_request("Malformed bus envelope.") from None
+            outcome.request_id = envelope.request_id
+            await endpoint.handler(envelope, replier, outcome)
+        except errors.ApiError as err:
+            outcome.failed(err.status, err.code or err.type)
+            self._last_error[endpoint.name] = f"{err.status} {err.message}"
+            await replier.failure(err)
+        except asyncio.CancelledError:
+            if outcome.result != "cancelled":  # the service is stopping (a client's cancel is handled below it)
+                outcome.failed(503, "service_unavailable", result="cancelled")
+                await replier.failure(errors.ApiError(
+                    503, f"The {self._name.removeprefix('vivian-')} service stopped while answering; retry.",
+                    type="server_error", code="service_unavailable"))
+            raise
+        except Exception as exc:
+            log.exception("request_id=%s failed", outcome.request_id)
+            outcome.failed(500, "server_error")
+            self._last_error[endpoint.name] = f"500 {type(exc).__name__}"
+            await replier.failure(errors.server_error())
+        finally:
+            # The last frame is only queued for nats-py's flusher task, which writes it in the next
+            # event-loop step: reported after that, the log line and the metrics do not delay it.
+            loop.call_soon(report, outcome, self._metrics[endpoint.name], span)
+
+    def _stats(self, stats: EndpointStats) -> dict:
+        """micro times the handler, which only starts a task: report what the tasks measured, and
+        this endpoint's metrics as the endpoint's `data`."""
+        metrics = self._metrics[stats.name]
+        count, failed, seconds = metrics.totals()
+        stats.num_errors = failed
+        stats.last_error = self._last_error.get(stats.name)
+        stats.processing_time = int(seconds * 1e9)
+        stats.average_processing_time = int(seconds * 1e9 / count) if count else 0
+        return msgspec.to_builtins(metrics.snapshot())
+
+
+def decode(decoder: msgspec.json.Decoder, body: msgspec.Raw):
+    """The typed request in an envelope's body; a body that does not fit is a 400 naming the field."""
+    try:
+        return decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        raise errors.from_validation(err) from None

@@ -1,0 +1,58 @@
+"""Public model ids and aliases → the entry of the model config and the provider serving it.
+
+Each service keeps a registry of the models of its API (chat, embeddings, moderations); every
+registry knows every model, so it can tell "no such model" from "not a model for this endpoint".
+"""
+
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+from shared import errors
+from shared.modelconfig import ModelConfig, ModelEntry, api_of
+from shared.protocol.models import Model, ModelList
+
+
+class Provider(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+P = TypeVar("P", bound=Provider)
+
+
+class Registry(Generic[P]):
+    def __init__(self, config: ModelConfig, *, apis: set[str], make_provider: Callable[[ModelEntry], P]) -> None:
+        self._providers = {e.id: make_provider(e) for e in config.models if api_of(e) in apis}
+        self._by_name = {name: entry for entry in config.models for name in (entry.id, *entry.aliases)}
+        self.models = ModelList(data=[Model(id=name, created=entry.created, owned_by=entry.owned_by)
+                                      for name, entry in self._by_name.items()])
+        self._models = {m.id: m for m in self.models.data}
+
+    async def start(self) -> None:
+        for provider in self._providers.values():
+            await provider.start()
+
+    async def close(self) -> None:
+        for provider in self._providers.values():
+            await provider.close()
+
+    def entry(self, name: str) -> ModelEntry:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise errors.model_not_found(name) from None
+
+    def provider(self, name: str, endpoint: str) -> P:
+        """The provider for `name` on `endpoint` (e.g. `/v1/embeddings`, for the error message)."""
+        entry = self.entry(name)
+        if entry.id not in self._providers:
+            raise errors.ApiError(404, f"The model `{name}` is a {api_of(entry)} model and is not supported on "
+                                  f"{endpoint}.", code="model_not_found")
+        return self._providers[entry.id]
+
+    def model(self, name: str) -> Model:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise errors.model_not_found(name) from None
