@@ -1,0 +1,53 @@
+"""`python -m services.files`: serve /v1/files and /v1/uploads on the bus until SIGINT/SIGTERM."""
+
+import asyncio
+import signal
+
+from services.files import janitor
+from services.files.context import Context
+from services.files.objects import ObjectStore
+from services.files.records import Records
+from services.files.service import FilesService
+from services.files.settings import FilesSettings
+from shared import bus, logs
+from shared.settings import from_env
+
+# Room left in a bus message for the envelope around a list page.
+PAGE_MARGIN = 64 * 1024
+
+
+async def main(settings: FilesSettings) -> None:
+    log = logs.setup("files", settings.log_level)
+    objects = ObjectStore(endpoint=settings.s3_endpoint, access_key=settings.s3_access_key,
+                          secret_key=settings.s3_secret_key, bucket=settings.s3_bucket, region=settings.s3_region)
+    await objects.ensure_bucket()
+    records = Records(settings.mongo_url)
+    await records.ensure_indexes()
+    nc = await bus.connect(settings.nats_url, name="vivian-files")
+    ctx = Context(objects=objects, records=records, settings=settings,
+                  page_budget=max(nc.max_payload - PAGE_MARGIN, 16 * 1024))
+    service = FilesService(nc, ctx, heartbeat_interval=settings.heartbeat_interval)
+    await service.start()
+    sweeper = asyncio.create_task(janitor.run(ctx, settings.sweep_interval))
+    log.info("serving files on %s (objects %s/%s)", settings.nats_url, settings.s3_endpoint, settings.s3_bucket)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
+    await service.stop(drain_timeout=settings.drain_timeout)
+    await nc.drain()
+    await records.close()
+
+
+def run() -> None:
+    import uvloop
+
+    uvloop.run(main(from_env(FilesSettings)))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,128 @@
+"""The metadata store: MongoDB through PyMongo's async API (`AsyncMongoClient`); locally `nx-27017`.
+
+Only what both servers do is used: CRUD, sort/limit, `$set`, `find_one_and_update` as a claim,
+indexes. Filters never compare with null (nx-27017 mismatches null inside `$or`): "never expires"
+is a far-future number, "no multipart upload" an empty string.
+
+A record is written *before* its bytes (state `staged`), so every object in the store has a record
+that points at it and a sweep can always find what a crash left behind. Clients see only `ready`.
+"""
+
+import secrets
+import string
+from typing import Generic, Literal, TypeVar
+
+import msgspec
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+NEVER = 2**62  # `expires_by` of what never expires
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str) -> str:
+    # 24 base-62 characters: 142 random bits, shaped like OpenAI's `file-…` ids.
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def sequence(created_ns: int, record_id: str) -> str:
+    """The listing order: creation time, ties broken by id. One string, so a page cursor is one
+    `$lt`/`$gt` comparison."""
+    return f"{created_ns:020d}{record_id}"
+
+
+class ObjectRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
+    """A file, or a part of an Upload: one object in the store."""
+
+    id: str
+    project: str
+    state: Literal["staged", "ready", "deleting"]
+    key: str  # the object's key in the bucket
+    seq: str
+    created_at: int
+    bytes: int = 0
+    filename: str = ""
+    purpose: str = ""
+    expires_by: int = NEVER  # unix seconds
+    stage_until: int = 0  # a stage not committed by then is abandoned and swept
+    multipart: str = ""  # the store's multipart upload id while one is open
+    upload_id: str = ""  # parts: the Upload they belong to
+    claimed_at: int = 0  # when a delete began (a crashed one is resumed by the sweep)
+
+
+class UploadRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
+    id: str
+    project: str
+    filename: str
+    purpose: str
+    bytes: int
+    mime_type: str
+    created_at: int
+    expires_at: int
+    status: Literal["pending", "completing", "completed", "cancelled", "expired"]
+    # Chosen when completion begins (status `completing`), so a sweep can tell a completion that
+    # crashed before its file was ready from one that crashed after.
+    file_id: str = ""
+    file_expires_after: int = 0  # seconds; 0: the purpose's default
+    claimed_at: int = 0  # when completion began
+
+
+T = TypeVar("T", ObjectRecord, UploadRecord)
+
+
+class Table(Generic[T]):
+    """One collection of typed records."""
+
+    def __init__(self, collection: AsyncCollection, record_type: type[T]) -> None:
+        self.collection = collection
+        self._type = record_type
+
+    def _load(self, doc: dict | None) -> T | None:
+        return None if doc is None else msgspec.convert(doc, self._type)
+
+    async def insert(self, record: T) -> None:
+        await self.collection.insert_one(msgspec.to_builtins(record))
+
+    async def get(self, query: dict) -> T | None:
+        return self._load(await self.collection.find_one(query))
+
+    async def find(self, query: dict, *, sort: list[tuple[str, int]] | None = None, limit: int = 0) -> list[T]:
+        cursor = self.collection.find(query)
+        if sort:
+            cursor = cursor.sort(sort)
+        if limit:
+            cursor = cursor.limit(limit)
+        return [msgspec.convert(doc, self._type) async for doc in cursor]
+
+    async def update(self, query: dict, values: dict) -> T | None:
+        """`$set` `values` on the first record matching `query`, atomically; the record after, or None
+        when none matched (someone else changed it first)."""
+        return self._load(await self.collection.find_one_and_update(
+            query, {"$set": values}, return_document=ReturnDocument.AFTER))
+
+    async def delete(self, query: dict) -> int:
+        return (await self.collection.delete_many(query)).deleted_count
+
+
+class Records:
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self._client = AsyncMongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000),
+                                        connectTimeoutMS=int(timeout * 1000))
+        db = self._client.get_default_database(default="vivian")
+        self.files: Table[ObjectRecord] = Table(db["files"], ObjectRecord)
+        self.parts: Table[ObjectRecord] = Table(db["upload_parts"], ObjectRecord)
+        self.uploads: Table[UploadRecord] = Table(db["uploads"], UploadRecord)
+
+    async def ensure_indexes(self) -> None:
+        # Index names are left to the server (nx-27017 does not keep custom ones).
+        files, parts, uploads = self.files.collection, self.parts.collection, self.uploads.collection
+        await files.create_index([("project", ASCENDING), ("state", ASCENDING), ("seq", ASCENDING)])
+        await files.create_index([("key", ASCENDING)], unique=True)
+        for table in (files, parts):
+            await table.create_index([("state", ASCENDING), ("stage_until", ASCENDING)])
+            await table.create_index([("state", ASCENDING), ("expires_by", ASCENDING)])
+        await parts.create_index([("upload_id", ASCENDING), ("state", ASCENDING)])
+        await uploads.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+
+    async def close(self) -> None:
+        await self._client.close()

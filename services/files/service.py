@@ -1,0 +1,57 @@
+"""The files service on the bus: one micro-service endpoint per call, one task per request."""
+
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from nats.aio.client import Client
+from opentelemetry.trace import TracerProvider
+
+from services.bus_service import BusService, Endpoint, Handler
+from services.files import files, uploads
+from services.files.context import Context
+from services.outcome import Outcome
+from shared import subjects
+from shared.bus import Replier
+from shared.protocol.bus import Envelope
+
+_encode = msgspec.json.Encoder().encode
+
+FilesHandler = Callable[[Context, Envelope], Awaitable[msgspec.Struct]]
+
+# name, subject, the API path it serves (the metrics' `route`), handler
+ROUTES: tuple[tuple[str, str, str, FilesHandler], ...] = (
+    ("files_create", subjects.FILES_CREATE, "/v1/files", files.create),
+    ("files_list", subjects.FILES_LIST, "/v1/files", files.list_files),
+    ("files_retrieve", subjects.FILES_RETRIEVE, "/v1/files/{file_id}", files.retrieve),
+    ("files_delete", subjects.FILES_DELETE, "/v1/files/{file_id}", files.delete),
+    ("files_content", subjects.FILES_CONTENT, "/v1/files/{file_id}/content", files.content),
+    ("files_stage", subjects.FILES_STAGE, "/v1/files", files.stage),
+    ("files_stage_parts", subjects.FILES_STAGE_PARTS, "/v1/files", files.stage_parts),
+    ("files_stage_abort", subjects.FILES_STAGE_ABORT, "/v1/files", files.stage_abort),
+    ("uploads_create", subjects.UPLOADS_CREATE, "/v1/uploads", uploads.create),
+    ("uploads_parts", subjects.UPLOADS_PARTS, "/v1/uploads/{upload_id}/parts", uploads.add_part),
+    ("uploads_complete", subjects.UPLOADS_COMPLETE, "/v1/uploads/{upload_id}/complete", uploads.complete),
+    ("uploads_cancel", subjects.UPLOADS_CANCEL, "/v1/uploads/{upload_id}/cancel", uploads.cancel),
+)
+
+
+class FilesService(BusService):
+    def __init__(self, nc: Client, ctx: Context, *, heartbeat_interval: float,
+                 tracer_provider: TracerProvider | None = None) -> None:
+        super().__init__(nc, name=subjects.FILES_SERVICE, description="files and uploads",
+                         heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
+        self._ctx = ctx
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint(name, subject, route, self._answering(handler)) for name, subject, route, handler in ROUTES]
+
+    def _answering(self, handler: FilesHandler) -> Handler:
+        async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+            self.heartbeats.watch(replier)  # a commit or a copy through the store can take a while
+            try:
+                answer = await handler(self._ctx, envelope)
+            finally:
+                self.heartbeats.forget(replier)
+            await replier.data(_encode(answer))
+
+        return run

@@ -1,0 +1,38 @@
+"""The files service for `make up`, with its stores: SeaweedFS (`weed mini`) for bytes and
+nx-27017 for records, both on loopback, data under `$VIVIAN_HOME/s3` and `$VIVIAN_HOME/mongo`."""
+
+import os
+import secrets
+import subprocess
+
+from services.stack import mongo, processes, seaweed
+
+ACCESS_KEY = "vivian"
+
+
+def _secret(path: str) -> str:
+    """The store's secret key, made on first start and kept (mode 600) for the next ones."""
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read().strip()
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> None:
+    """Start weed, nx-27017 and the files service, appending each to `started` as it starts (so
+    whatever did start is stopped, even if a later one fails)."""
+    secret = _secret(os.path.join(home, "s3_secret"))
+    weed, endpoint = seaweed.start(os.path.join(home, "s3"), access_key=ACCESS_KEY, secret_key=secret)
+    started.append(weed)
+    nx, mongo_url = mongo.start(os.path.join(home, "mongo"))
+    started.append(nx)
+    log = os.path.join(home, "logs", "files.log")
+    files = processes.spawn_module("services.files", log_path=log, env={
+        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url, "VIVIAN_S3_ENDPOINT": endpoint,
+        "VIVIAN_S3_ACCESS_KEY": ACCESS_KEY, "VIVIAN_S3_SECRET_KEY": secret})
+    started.append(files)
+    processes.wait_for_line(log, "serving files", proc=files, timeout=60)
