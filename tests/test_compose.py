@@ -21,6 +21,18 @@ KNOWN_VIVIAN_ENV = {
     "VIVIAN_REQUEST_TIMEOUT",
     "VIVIAN_STREAM_IDLE_TIMEOUT",
     "VIVIAN_HEARTBEAT_INTERVAL",
+    # the files service
+    "VIVIAN_MONGO_URL",
+    "VIVIAN_S3_ENDPOINT",
+    "VIVIAN_S3_ACCESS_KEY",
+    "VIVIAN_S3_SECRET_KEY",
+    "VIVIAN_S3_BUCKET",
+    "VIVIAN_S3_REGION",
+    "VIVIAN_MAX_FILE_BYTES",
+    "VIVIAN_MAX_UPLOAD_BYTES",
+    "VIVIAN_STAGING_TIMEOUT",
+    "VIVIAN_SWEEP_INTERVAL",
+    "VIVIAN_DRAIN_TIMEOUT",
 }
 
 
@@ -51,7 +63,7 @@ def _runnable(module):
 
 
 def test_expected_services_exist():
-    assert {"nats", "mongo", "s3", "edge", "chat"} <= set(_services())
+    assert {"nats", "mongo", "s3", "edge", "chat", "files"} <= set(_services())
 
 
 def test_build_commands_are_python_dash_m():
@@ -73,7 +85,7 @@ def test_build_command_modules_exist():
 
 def test_vivian_env_vars_are_known():
     services = _services()
-    for name in ("edge", "chat"):
+    for name in ("edge", "chat", "files"):
         names = {n for n in _env_names(services[name]) if n.startswith("VIVIAN_")}
         unknown = names - KNOWN_VIVIAN_ENV
         assert not unknown, f"{name}: unknown env vars {sorted(unknown)}"
@@ -82,5 +94,5 @@ def test_vivian_env_vars_are_known():
 def test_dockerfile_copies_sources():
     dockerfile = (ROOT / "Dockerfile").read_text()
     copied = " ".join(re.findall(r"^COPY\s+(.+)$", dockerfile, re.MULTILINE))
-    for src in ("services", "shared", "config"):
+    for src in ("services", "shared", "config", "models"):
         assert re.search(rf"(^|\s){src}/?(\s|$)", copied), f"{src} not copied"

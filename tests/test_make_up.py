@@ -47,7 +47,7 @@ def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
 
 def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
     children = children_of(proc.pid)
-    assert len(children) == 3  # nats-server, chat, edge
+    assert len(children) == 7  # nats-server, chat, embeddings, edge, weed, nx-27017, files
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
@@ -66,6 +66,7 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         client = openai.OpenAI(base_url=printed["VIVIAN_BASE_URL"], api_key=key, max_retries=0, timeout=120)
         assert client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}],
                                               max_tokens=3).choices[0].message.content
+        kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
         stop_with_ctrl_c(proc)
         assert os.path.isdir(os.path.join(home, "nats", "jetstream"))
 
@@ -73,6 +74,7 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         proc, again = start(home, port)
         assert again["VIVIAN_API_KEY"] == key
         assert client.models.list().data
+        assert client.files.content(kept.id).content == b"still here"  # records and bytes kept too
         stop_with_ctrl_c(proc)
     finally:
         if proc.poll() is None:

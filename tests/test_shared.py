@@ -1,5 +1,7 @@
 """Unit tests for shared/: settings from the environment, the model config file, error mapping."""
 
+import os
+
 import msgspec
 import pytest
 
@@ -45,9 +47,12 @@ base_url = "http://127.0.0.1:1/v1"
     assert isinstance(upstream, modelconfig.OpenAIModel) and upstream.api_key_env == "OPENAI_API_KEY"
 
 
-def test_default_model_config_loads_the_packaged_model():
-    [entry] = modelconfig.load().models
-    assert "gpt-4" in entry.aliases and entry.path.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+def test_default_model_config_loads_the_packaged_models():
+    chat, embedding, moderation = modelconfig.load().models
+    assert "gpt-4" in chat.aliases and chat.path.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert "text-embedding-3-small" in embedding.aliases and os.path.isfile(embedding.tokenizer)
+    assert "omni-moderation-latest" in moderation.aliases and os.path.isfile(moderation.weights)
+    assert [modelconfig.api_of(e) for e in (chat, embedding, moderation)] == ["chat", "embeddings", "moderations"]
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -3,13 +3,16 @@
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from opentelemetry.trace import TracerProvider
 
 from services.edge import middleware
-from services.edge.context import CALLER, KEYSTORE, NATS, SETTINGS
+from services.edge.context import CALLER, KEYSTORE, METRICS, NATS, SETTINGS
 from services.edge.keystore import KeyStore
-from services.edge.routes import chat, completions, health, models
+from services.edge.routes import chat, completions, embeddings, files, health, metrics, models, moderations, uploads
 from services.edge.settings import EdgeSettings
+from services.edge.transfer import http_client
 from shared import bus
+from shared.metrics import Metrics
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
@@ -25,11 +28,21 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     await nc.drain()
 
 
-def create_app(settings: EdgeSettings) -> web.Application:
-    app = web.Application(middlewares=middleware.MIDDLEWARES, client_max_size=settings.max_body_bytes)
+def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None = None) -> web.Application:
+    """`tracer_provider`: spans for each request, their context sent on over NATS (None: no tracing).
+    The caller owns it and shuts it down."""
+    middlewares = list(middleware.MIDDLEWARES)
+    if tracer_provider is not None:
+        from services.edge import tracing
+
+        tracer = tracer_provider.get_tracer("vivian.edge")
+        middlewares.insert(middlewares.index(middleware.request_ids) + 1, tracing.middleware(tracer))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_bus)
+    app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
-    for module in (chat, completions, models, health):
+    for module in (chat, completions, embeddings, moderations, models, files, uploads, health, metrics):
         app.add_routes(module.routes)
     return app

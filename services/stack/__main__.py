@@ -1,4 +1,5 @@
-"""`python -m services.stack` (what `make up` runs): nats-server, the chat service and the edge.
+"""`python -m services.stack` (what `make up` runs): nats-server, the chat service, the edge, and
+the files service with its stores (SeaweedFS, nx-27017).
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), and stops every process it started.
@@ -12,7 +13,7 @@ import time
 import urllib.request
 
 from services.edge import keys
-from services.stack import nats, processes
+from services.stack import files, nats, processes
 from shared import bus
 
 
@@ -63,10 +64,13 @@ def main() -> int:
         nats_proc, nats_url = nats.start(os.path.join(home, "nats"))
         started.append(nats_proc)
         env = {"VIVIAN_NATS_URL": nats_url, "VIVIAN_PORT": str(port)}
-        for name in ("chat", "edge"):
-            started.append(processes.spawn_module(f"services.{name}", env=env, log_path=os.path.join(logs, f"{name}.log")))
-        processes.wait_for_line(os.path.join(logs, "chat.log"), "serving", proc=started[1], timeout=120)
-        _wait_http(f"http://127.0.0.1:{port}/healthz", started[2], timeout=60)
+        services = {name: processes.spawn_module(f"services.{name}", env=env, log_path=os.path.join(logs, f"{name}.log"))
+                    for name in ("chat", "embeddings", "edge")}
+        started.extend(services.values())
+        for name in ("chat", "embeddings"):
+            processes.wait_for_line(os.path.join(logs, f"{name}.log"), "serving", proc=services[name], timeout=120)
+        _wait_http(f"http://127.0.0.1:{port}/healthz", services["edge"], timeout=60)
+        files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017
         key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key")))
         print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
         print(f"VIVIAN_API_KEY={key}")

@@ -1,0 +1,1 @@
+"""The embeddings service: `/v1/embeddings` and `/v1/moderations` over NATS."""

@@ -1,0 +1,51 @@
+"""`POST /v1/embeddings` on a local model: inputs → token ids → vectors → OpenAI's list object."""
+
+import base64
+
+import msgspec
+import numpy as np
+
+from services.embeddings.providers.onnx_embedding import OnnxEmbedding
+from shared import errors
+from shared.protocol.embeddings import Embedding, EmbeddingList, EmbeddingRequest, EmbeddingUsage
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _inputs(value) -> list[str | list[int]]:
+    """OpenAI's four input shapes as one list of texts or token-id lists."""
+    if isinstance(value, str):
+        return [value]
+    if all(isinstance(v, int) for v in value):
+        return [value]  # one input given as token ids
+    if all(isinstance(v, str) for v in value) or all(isinstance(v, list) for v in value):
+        return value
+    raise errors.invalid_request("'input' must be a string, an array of strings, an array of token ids or an "
+                                 "array of token-id arrays, not a mix.", param="input")
+
+
+async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str) -> bytes:
+    inputs = _inputs(request.input)
+    for n, item in enumerate(inputs):
+        if not item:
+            raise errors.invalid_request(f"'input[{n}]' is empty; every input must hold text or tokens.",
+                                         param="input")
+    width = model.entry.dimensions
+    if request.dimensions is not None and request.dimensions != width:
+        if not model.entry.matryoshka:
+            raise errors.invalid_request(f"This model does not support specifying dimensions (it has {width}).",
+                                         param="dimensions")
+        if request.dimensions > width:
+            raise errors.invalid_request(f"'dimensions' must be at most {width} for this model.", param="dimensions")
+        width = request.dimensions
+    token_ids = model.token_ids(inputs)
+    vectors = await model.embed(token_ids)
+    if width != vectors.shape[1]:  # a Matryoshka prefix, renormalised
+        vectors = vectors[:, :width]
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    as_base64 = request.encoding_format == "base64"
+    data = [Embedding(index=i, embedding=base64.b64encode(v.astype("<f4").tobytes()).decode() if as_base64
+                      else v.tolist()) for i, v in enumerate(vectors)]
+    tokens = sum(len(ids) for ids in token_ids)
+    return _encode(EmbeddingList(data=data, model=public_id,
+                                 usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens)))

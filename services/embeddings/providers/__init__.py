@@ -1,0 +1,1 @@
+"""Embedding and moderation providers, one module each."""

@@ -1,0 +1,96 @@
+"""A sentence-embedding model as ONNX, run by onnxruntime, tokenised by its own tokenizer.json.
+
+Mean pooling over the attention mask and L2 normalisation, as all-MiniLM-L6-v2 was trained and as
+sentence-transformers runs it. Concurrent requests share batches (`Batcher`): a request waits up to
+`batch_window_ms` for others, and at most `batch_size` texts run together.
+"""
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from services.embeddings.providers.batcher import Batcher
+from shared import errors
+from shared.modelconfig import LocalEmbeddingModel
+
+# WordPiece specials of BERT-style vocabularies.
+CLS, SEP = 101, 102
+
+
+class OnnxEmbedding:
+    def __init__(self, entry: LocalEmbeddingModel) -> None:
+        self.entry = entry
+        self._session = None
+        self._tokenizer = None
+        self._vocab_size = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"onnx-{entry.id}")
+        self._batcher: Batcher | None = None
+
+    async def start(self) -> None:
+        for path in (self.entry.path, self.entry.tokenizer):
+            if not os.path.isfile(path):
+                raise SystemExit(f"model {self.entry.id}: no file at {path}")
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        self._batcher = Batcher(self._embed_batch, pool=self._pool, size=self.entry.batch_size,
+                                window=self.entry.batch_window_ms / 1000)
+
+    def _load(self) -> None:
+        import onnxruntime
+        import tokenizers
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.entry.threads
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # the arena kept ~600 MB after one batch of long texts
+        self._session = onnxruntime.InferenceSession(self.entry.path, options, providers=["CPUExecutionProvider"])
+        self._tokenizer = tokenizers.Tokenizer.from_file(self.entry.tokenizer)
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._vocab_size = self._tokenizer.get_vocab_size()
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def token_ids(self, inputs: list[str | list[int]], *, param: str = "input") -> list[list[int]]:
+        """Each input as the model's token ids, specials included; over-long inputs refused or cut."""
+        limit = self.entry.max_input_tokens
+        texts = [i for i in inputs if isinstance(i, str)]
+        encoded = iter(self._tokenizer.encode_batch(texts, add_special_tokens=True)) if texts else iter(())
+        out = []
+        for n, item in enumerate(inputs):
+            if isinstance(item, str):
+                ids = next(encoded).ids
+            else:
+                if any(not 0 <= t < self._vocab_size for t in item):
+                    raise errors.invalid_request(f"Token ids for model `{self.entry.id}` must be in [0, "
+                                                 f"{self._vocab_size}).", param=f"{param}[{n}]")
+                ids = [CLS, *item, SEP]
+            if len(ids) > limit:
+                if not self.entry.truncate:
+                    raise errors.invalid_request(
+                        f"This model's maximum context length is {limit} tokens, however you requested "
+                        f"{len(ids)} tokens in {param}[{n}]. Please reduce your input.",
+                        param=param, code="context_length_exceeded")
+                ids = [*ids[: limit - 1], SEP]
+            out.append(ids)
+        return out
+
+    async def embed(self, token_ids: list[list[int]]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per input."""
+        return np.vstack(await asyncio.gather(*(self._batcher.submit(ids) for ids in token_ids)))
+
+    def _embed_batch(self, batch: list[list[int]]) -> list[np.ndarray]:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        hidden = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(input_ids)})[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        vectors = summed / mask.sum(axis=1, keepdims=True)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return list(vectors.astype(np.float32))
