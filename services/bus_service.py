@@ -7,6 +7,7 @@ a `Replier` for its answer and an `Outcome` to fill in, and raises `ApiError` fo
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -136,6 +137,15 @@ class BusService:
         stats.processing_time = int(seconds * 1e9)
         stats.average_processing_time = int(seconds * 1e9 / count) if count else 0
         return msgspec.to_builtins(metrics.snapshot())
+
+
+async def until_signalled() -> None:
+    """Return on SIGINT or SIGTERM: how every service's `__main__` waits before it drains."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def decode(decoder: msgspec.json.Decoder, body: msgspec.Raw):

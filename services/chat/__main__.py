@@ -1,8 +1,7 @@
 """`python -m services.chat`: serve the configured models on the bus until SIGINT/SIGTERM."""
 
-import asyncio
-import signal
 
+from services.bus_service import until_signalled
 from services.chat.registry import Registry
 from services.chat.service import ChatService
 from services.chat.settings import ChatSettings
@@ -20,11 +19,7 @@ async def main(settings: ChatSettings) -> None:
     await service.start()
     runtime.settle()
     log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
     log.info("stopping")
     await service.stop(drain_timeout=settings.drain_timeout)
     await nc.drain()

@@ -1,8 +1,7 @@
 """`python -m services.embeddings`: serve embeddings and moderations on the bus until SIGINT/SIGTERM."""
 
-import asyncio
-import signal
 
+from services.bus_service import until_signalled
 from services.embeddings.registry import embeddings_registry
 from services.embeddings.service import EmbeddingsService
 from services.embeddings.settings import EmbeddingsSettings
@@ -20,11 +19,7 @@ async def main(settings: EmbeddingsSettings) -> None:
                                 tracer_provider=tracing)
     await service.start()
     log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
     log.info("stopping")
     await service.stop(drain_timeout=settings.drain_timeout)
     await nc.drain()

@@ -1,8 +1,8 @@
 """`python -m services.files`: serve /v1/files and /v1/uploads on the bus until SIGINT/SIGTERM."""
 
 import asyncio
-import signal
 
+from services.bus_service import until_signalled
 from services.files import janitor
 from services.files.context import Context
 from services.files.objects import ObjectStore
@@ -30,11 +30,7 @@ async def main(settings: FilesSettings) -> None:
     await service.start()
     sweeper = asyncio.create_task(janitor.run(ctx, settings.sweep_interval))
     log.info("serving files on %s (objects %s/%s)", settings.nats_url, settings.s3_endpoint, settings.s3_bucket)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
     log.info("stopping")
     sweeper.cancel()
     await asyncio.gather(sweeper, return_exceptions=True)
