@@ -20,14 +20,14 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 def test_relay_plain(client):
-    answer = client.chat.completions.create(model="relay-smollm2", messages=QUESTION, max_tokens=4)
+    answer = client.chat.completions.create(model="relay-smollm2", messages=QUESTION, max_tokens=4, seed=1)
     assert answer.object == "chat.completion" and answer.choices[0].finish_reason == "length"
     assert answer.usage.completion_tokens == 4
     assert answer.model == "smollm2-135m-instruct"  # the upstream's answer, untouched
 
 
 def test_relay_stream_chunk_by_chunk(client):
-    chunks = list(client.chat.completions.create(model="relay-smollm2", messages=QUESTION, max_tokens=5,
+    chunks = list(client.chat.completions.create(model="relay-smollm2", messages=QUESTION, max_tokens=5, seed=1,
                                                  stream=True, stream_options={"include_usage": True}))
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].usage.completion_tokens == 5
@@ -35,7 +35,7 @@ def test_relay_stream_chunk_by_chunk(client):
 
 
 def test_relay_legacy_completions(client):
-    answer = client.completions.create(model="relay-smollm2", prompt="Once upon a time", max_tokens=3)
+    answer = client.completions.create(model="relay-smollm2", prompt="Once upon a time", max_tokens=3, seed=1)
     assert answer.object == "text_completion" and answer.usage.completion_tokens == 3
 
 
