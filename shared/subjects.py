@@ -30,7 +30,7 @@ QUEUE_GROUP = "q"
 
 # Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
 # when every one of them answers a ping.
-SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings"}
+SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"

@@ -5,7 +5,7 @@ from services.bus_service import until_signalled
 from services.embeddings.registry import embeddings_registry
 from services.embeddings.service import EmbeddingsService
 from services.embeddings.settings import EmbeddingsSettings
-from shared import bus, logs, modelconfig, telemetry
+from shared import bus, logs, modelconfig, runtime, telemetry
 from shared.settings import from_env
 
 
@@ -18,6 +18,7 @@ async def main(settings: EmbeddingsSettings) -> None:
     service = EmbeddingsService(nc, registry, heartbeat_interval=settings.heartbeat_interval,
                                 tracer_provider=tracing)
     await service.start()
+    runtime.settle()
     log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
     await until_signalled()
     log.info("stopping")
