@@ -128,18 +128,18 @@ class Result:
         return statistics.fmean(self.mean_gaps) if self.mean_gaps else float("nan")
 
 
-def _check(resp: Response, *, stream: bool, events: int) -> bool:
+def _check(resp: Response, *, stream: bool, events: int, expect: bytes) -> bool:
     if resp.status != 200:
         return False
     if stream:
         return resp.done_event and len(resp.events) == events
-    return b'"choices"' in resp.body
+    return expect in resp.body
 
 
 async def run(port: int, raw: bytes, *, concurrency: int, count: int, stream: bool, events: int = 0,
-              timeout: float = 30.0) -> Result:
+              timeout: float = 30.0, expect: bytes = b'"choices"') -> Result:
     """Send `raw` `count` times over `concurrency` connections; `events` is how many `data:`
-    events (before `[DONE]`) a correct stream has."""
+    events (before `[DONE]`) a correct stream has; a correct plain answer contains `expect`."""
     loop = asyncio.get_running_loop()
     conns = [(await loop.create_connection(Connection, "127.0.0.1", port))[1] for _ in range(concurrency)]
     result = Result()
@@ -159,7 +159,7 @@ async def run(port: int, raw: bytes, *, concurrency: int, count: int, stream: bo
                 conn = (await loop.create_connection(Connection, "127.0.0.1", port))[1]
                 continue
             ended = time.perf_counter()
-            if not _check(resp, stream=stream, events=events):
+            if not _check(resp, stream=stream, events=events, expect=expect):
                 result.errors += 1
                 continue
             result.latencies.append(ended - started)
