@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from shared import errors
-from shared.protocol.bus import Data, Done, Envelope, Failure, Frame, Heartbeat, TokenCounts
+from shared.protocol.bus import Blob, Data, Done, Envelope, Failure, Frame, Heartbeat, TokenCounts
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,9 @@ class Replier:
 
     async def done(self, *, usage: TokenCounts | None = None) -> None:
         await self._send(Done(usage=usage))
+
+    async def blob(self, data: bytes, *, content_type: str = "") -> None:
+        await self._send(Blob(data=data, content_type=content_type))
 
     async def failure(self, err: errors.ApiError) -> None:
         await self._send(Failure(status=err.status, error=err.to_object()))

@@ -71,12 +71,22 @@ class LocalModerationModel(msgspec.Struct, tag="local-moderation", tag_field="pr
     thresholds: dict[str, float] = {}  # … or at its own threshold, by OpenAI category name
 
 
+class LocalSpeechModel(msgspec.Struct, tag="local-speech", tag_field="provider", kw_only=True,
+                       forbid_unknown_fields=True):
+    """Text to speech with eSpeak NG (PyPI `espeakng-loader`), encoded by PyAV."""
+
+    id: str
+    aliases: list[str] = []
+    owned_by: str = "vivian"
+    created: int = 0
+
+
 class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=True, forbid_unknown_fields=True):
     id: str
     aliases: list[str] = []
     owned_by: str = "openai"
     created: int = 0
-    api: Literal["chat", "embeddings", "moderations"] = "chat"  # which endpoints this model serves
+    api: Literal["chat", "embeddings", "moderations", "speech"] = "chat"  # which endpoints this model serves
     base_url: str = "https://api.openai.com/v1"
     # Name of the environment variable that holds the upstream key (never the key itself).
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -85,7 +95,7 @@ class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=Tr
     timeout: float = 600.0
 
 
-ModelEntry = LocalModel | LocalEmbeddingModel | LocalModerationModel | OpenAIModel
+ModelEntry = LocalModel | LocalEmbeddingModel | LocalModerationModel | LocalSpeechModel | OpenAIModel
 
 
 # Fields naming files, resolved when the config loads.
@@ -115,7 +125,7 @@ def load(path: str | os.PathLike | None = None) -> ModelConfig:
 
 
 def api_of(entry: ModelEntry) -> str:
-    """Which service serves the entry: `chat`, `embeddings` or `moderations`."""
+    """Which API the entry serves: `chat`, `embeddings`, `moderations` or `speech`."""
     match entry:
         case LocalModel():
             return "chat"
@@ -123,6 +133,8 @@ def api_of(entry: ModelEntry) -> str:
             return "embeddings"
         case LocalModerationModel():
             return "moderations"
+        case LocalSpeechModel():
+            return "speech"
     return entry.api
 
 

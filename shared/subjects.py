@@ -5,6 +5,7 @@ COMPLETIONS = "vivian.completions"
 MODELS_LIST = "vivian.models.list"
 MODELS_RETRIEVE = "vivian.models.retrieve"
 EMBEDDINGS = "vivian.embeddings"
+AUDIO_SPEECH = "vivian.audio.speech"
 MODERATIONS = "vivian.moderations"
 
 # /v1/files and /v1/uploads. The `stage` calls are the edge's, not paths: room for a file's bytes,
@@ -30,7 +31,7 @@ QUEUE_GROUP = "q"
 
 # Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
 # when every one of them answers a ping.
-SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE}
+SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio"}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"

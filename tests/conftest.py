@@ -51,6 +51,7 @@ api_key_env = "{RELAY_KEY_ENV}"
 upstream_model = "all-minilm-l6-v2"
 {embedding_models_toml()}"""), env=relay)
         s.start_service("embeddings", env=relay)
+        s.start_service("audio")
         s.start_edge({"VIVIAN_MAX_BODY_BYTES": str(1024 * 1024)})
         yield s
     finally:

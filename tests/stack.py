@@ -65,6 +65,11 @@ provider = "local-moderation"
 aliases = ["omni-moderation-latest", "text-moderation-latest"]
 weights = "package:toxic_classifier/model/model.weights.h5"
 tokenizer = "package:toxic_classifier/model/tokenizer.pickle"
+
+[[models]]
+id = "espeak-ng"
+provider = "local-speech"
+aliases = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
 """
 
 

@@ -30,7 +30,7 @@ def test_probes_on_a_running_stack(stack, files):
     assert probe(stack, "/healthz") == (200, {"status": "ok"})
     status, body = probe(stack, "/readyz")
     assert (status, body["status"], body["nats"]) == (200, "ok", True)
-    assert body["services"] == {"chat": True, "embeddings": True, "files": True}
+    assert body["services"] == {"chat": True, "embeddings": True, "files": True, "audio": True}
 
 
 def test_readyz_follows_the_services_and_the_bus(new_stack):

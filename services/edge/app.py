@@ -8,7 +8,18 @@ from opentelemetry.trace import TracerProvider
 from services.edge import middleware
 from services.edge.context import CALLER, KEYSTORE, METRICS, NATS, SETTINGS
 from services.edge.keystore import KeyStore
-from services.edge.routes import chat, completions, embeddings, files, health, metrics, models, moderations, uploads
+from services.edge.routes import (
+    audio,
+    chat,
+    completions,
+    embeddings,
+    files,
+    health,
+    metrics,
+    models,
+    moderations,
+    uploads,
+)
 from services.edge.settings import EdgeSettings
 from services.edge.transfer import http_client
 from shared import bus
@@ -43,6 +54,6 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
-    for module in (chat, completions, embeddings, moderations, models, files, uploads, health, metrics):
+    for module in (chat, completions, embeddings, moderations, audio, models, files, uploads, health, metrics):
         app.add_routes(module.routes)
     return app

@@ -12,7 +12,7 @@ from services.edge.context import CALLER, METRICS, MODEL, NATS, PROJECT, REQUEST
 from services.edge.middleware import route_of
 from shared import errors, subjects, telemetry
 from shared.bus import NoResponders
-from shared.protocol.bus import Data, Done, Envelope, Failure, TokenCounts
+from shared.protocol.bus import Blob, Data, Done, Envelope, Failure, TokenCounts
 from shared.protocol.errors import ErrorResponse
 
 log = logging.getLogger("edge")
@@ -49,6 +49,11 @@ async def forward(request: web.Request, subject: str, body: bytes, *, stream: bo
                 case Data() if not stream:
                     _count_tokens(request, first.usage)
                     return web.Response(body=bytes(first.body), content_type="application/json")
+                case Blob():
+                    response = web.StreamResponse(headers={"Content-Type": first.content_type})
+                    await response.prepare(request)
+                    await _relay_binary(request, response, first, frames)
+                    return response
             response = web.StreamResponse(headers=_SSE_HEADERS)
             await response.prepare(request)
             await _relay_stream(request, response, first, frames)
@@ -63,6 +68,28 @@ async def forward(request: web.Request, subject: str, body: bytes, *, stream: bo
         await asyncio.shield(request.app[NATS].publish(subjects.CANCEL, request[REQUEST_ID].encode()))
         log.info("request_id=%s client disconnected, cancel sent", request[REQUEST_ID])
         raise
+
+
+async def _relay_binary(request: web.Request, response: web.StreamResponse, first, frames) -> None:
+    """A binary answer (audio), written piece by piece as it comes. Once bytes are out there is no
+    way to send an error object: a failure then ends the body early, so the client sees a cut-off
+    transfer instead of a short file, and the log says why."""
+    frame = first
+    while True:
+        match frame:
+            case Blob():
+                await response.write(frame.data)
+            case Done():
+                await response.write_eof()
+                return
+            case Failure():
+                request[STATUS] = frame.status
+                raise ConnectionAbortedError(f"the service failed mid-answer: {frame.error.message}")
+        try:
+            frame = await anext(frames)
+        except (TimeoutError, StopAsyncIteration):
+            request[STATUS] = 502
+            raise ConnectionAbortedError("the service stopped in the middle of a binary answer") from None
 
 
 async def _relay_stream(request: web.Request, response: web.StreamResponse, first, frames) -> None:

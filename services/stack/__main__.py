@@ -1,5 +1,5 @@
-"""`python -m services.stack` (what `make up` runs): nats-server, the chat service, the edge, and
-the files service with its stores (SeaweedFS, nx-27017).
+"""`python -m services.stack` (what `make up` runs): nats-server, the chat, embeddings and audio
+services, the edge, and the files service with its stores (SeaweedFS, nx-27017).
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), and stops every process it started.
@@ -65,9 +65,9 @@ def main() -> int:
         started.append(nats_proc)
         env = {"VIVIAN_NATS_URL": nats_url, "VIVIAN_PORT": str(port)}
         services = {name: processes.spawn_module(f"services.{name}", env=env, log_path=os.path.join(logs, f"{name}.log"))
-                    for name in ("chat", "embeddings", "edge")}
+                    for name in ("chat", "embeddings", "audio", "edge")}
         started.extend(services.values())
-        for name in ("chat", "embeddings"):
+        for name in ("chat", "embeddings", "audio"):
             processes.wait_for_line(os.path.join(logs, f"{name}.log"), "serving", proc=services[name], timeout=120)
         _wait_http(f"http://127.0.0.1:{port}/healthz", services["edge"], timeout=60)
         files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017

@@ -49,4 +49,12 @@ class Done(msgspec.Struct, tag="done", tag_field="t", omit_defaults=True):
     usage: TokenCounts | None = None
 
 
-Frame = Data | Heartbeat | Failure | Done
+class Blob(msgspec.Struct, tag="blob", tag_field="t", omit_defaults=True):
+    """A piece of a binary answer (audio), in order; the first names its content type. A binary
+    answer is `Blob`s, then `Done`."""
+
+    data: bytes  # base64 in the JSON frame
+    content_type: str = ""
+
+
+Frame = Data | Heartbeat | Failure | Done | Blob

@@ -1,0 +1,1 @@
+"""Speech providers, one module each."""
