@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from services.outcome import Outcome, report
-from shared import errors, subjects, telemetry
+from shared import bus, errors, logs, modelconfig, runtime, subjects, telemetry
 from shared.bus import Heartbeats, Replier, decode_envelope
 from shared.metrics import Metrics
 from shared.protocol.bus import Envelope
@@ -137,6 +137,28 @@ class BusService:
         stats.processing_time = int(seconds * 1e9)
         stats.average_processing_time = int(seconds * 1e9 / count) if count else 0
         return msgspec.to_builtins(metrics.snapshot())
+
+
+async def serve_models(name: str, settings, *, make_registry: Callable, make_service: Callable) -> None:
+    """The life of a model service (`python -m services.<name>`): load the model config and the
+    providers, join the bus, serve until SIGINT/SIGTERM, then drain. `settings` has `nats_url`,
+    `models`, `drain_timeout` and `log_level`; `make_registry(config, tracer_provider)` and
+    `make_service(nc, registry, tracer_provider)` build the parts."""
+    log = logs.setup(name, settings.log_level)
+    tracing = telemetry.provider_from_env(f"vivian-{name}")
+    registry = make_registry(modelconfig.load(settings.models or None), tracing)
+    await registry.start()
+    nc = await bus.connect(settings.nats_url, name=f"vivian-{name}")
+    service = make_service(nc, registry, tracing)
+    await service.start()
+    runtime.settle()
+    log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
+    await until_signalled()
+    log.info("stopping")
+    await service.stop(drain_timeout=settings.drain_timeout)
+    await nc.drain()
+    await registry.close()
+    telemetry.shutdown(tracing)
 
 
 async def until_signalled() -> None:

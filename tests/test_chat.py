@@ -9,7 +9,7 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 def test_plain_answer_in_openai_shape(client):
-    answer = client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=40)
+    answer = client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=40, seed=1)
     assert answer.object == "chat.completion"
     assert answer.id.startswith("chatcmpl-")
     assert answer.model == TEST_MODEL
@@ -23,7 +23,7 @@ def test_plain_answer_in_openai_shape(client):
 
 
 def test_alias_gpt_4_runs_unchanged(client):
-    answer = client.chat.completions.create(model="gpt-4", messages=QUESTION, max_tokens=5)
+    answer = client.chat.completions.create(model="gpt-4", messages=QUESTION, max_tokens=5, seed=1)
     assert answer.model == "gpt-4"
     assert answer.choices[0].message.content
 
@@ -90,7 +90,7 @@ def test_stop_sequence_ends_answer(client):
 
 def test_stream_chunks_in_openai_order(client):
     stream = client.chat.completions.create(
-        model=TEST_MODEL, messages=QUESTION, max_tokens=20, stream=True, stream_options={"include_usage": True}, n=2)
+        model=TEST_MODEL, messages=QUESTION, max_tokens=20, stream=True, stream_options={"include_usage": True}, n=2, seed=1)
     chunks = list(stream)
     assert {c.id for c in chunks} == {chunks[0].id} and chunks[0].id.startswith("chatcmpl-")
     assert all(c.object == "chat.completion.chunk" and c.model == TEST_MODEL for c in chunks)
@@ -110,10 +110,12 @@ def test_stream_without_include_usage_has_no_usage_chunk(client):
 
 
 async def test_async_client_plain_and_stream(aclient):
-    answer = await aclient.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8)
+    answer = await aclient.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8, seed=1)
     assert answer.choices[0].message.content
     pieces = []
-    async for chunk in await aclient.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8, stream=True):
+    stream = await aclient.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8, stream=True,
+                                                   seed=1)
+    async for chunk in stream:
         pieces.extend(c.delta.content or "" for c in chunk.choices)
     assert "".join(pieces).strip()
 
