@@ -65,7 +65,7 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         assert key.startswith("sk-vivian-")
         client = openai.OpenAI(base_url=printed["VIVIAN_BASE_URL"], api_key=key, max_retries=0, timeout=120)
         assert client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}],
-                                              max_tokens=3).choices[0].message.content
+                                              max_tokens=3, seed=1).choices[0].message.content
         kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
         stop_with_ctrl_c(proc)
         assert os.path.isdir(os.path.join(home, "nats", "jetstream"))

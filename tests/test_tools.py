@@ -70,18 +70,18 @@ def test_none_never_calls(client):
 
 def test_follow_up_turn_with_tool_result(client):
     first = client.chat.completions.create(model=TEST_MODEL, messages=ASK, tools=[WEATHER], tool_choice="required",
-                                           max_tokens=100)
+                                           max_tokens=100, seed=1)
     call = first.choices[0].message.tool_calls[0]
     messages = [*ASK, first.choices[0].message.model_dump(exclude_none=True),
                 {"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21, "sky": "sunny"}'}]
     answer = client.chat.completions.create(model=TEST_MODEL, messages=messages, tools=[WEATHER], max_tokens=60,
-                                            tool_choice="none")
+                                            tool_choice="none", seed=1)
     assert answer.choices[0].message.content
 
 
 def test_streamed_call_in_openai_order(client):
     stream = client.chat.completions.create(model=TEST_MODEL, messages=ASK, tools=[WEATHER, TIME],
-                                            tool_choice="required", max_tokens=100, stream=True)
+                                            tool_choice="required", max_tokens=100, stream=True, seed=2)
     chunks = [c for c in stream]
     deltas = [c.choices[0].delta for c in chunks]
     assert deltas[0].role == "assistant"
