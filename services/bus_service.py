@@ -23,6 +23,7 @@ from shared import bus, errors, logs, modelconfig, runtime, subjects, telemetry
 from shared.bus import Heartbeats, Replier, decode_envelope
 from shared.metrics import Metrics
 from shared.protocol.bus import Envelope
+from shared.settings import from_env
 
 log = logging.getLogger("service")
 
@@ -139,17 +140,35 @@ class BusService:
         return msgspec.to_builtins(metrics.snapshot())
 
 
-async def serve_models(name: str, settings, *, make_registry: Callable, make_service: Callable) -> None:
-    """The life of a model service (`python -m services.<name>`): load the model config and the
-    providers, join the bus, serve until SIGINT/SIGTERM, then drain. `settings` has `nats_url`,
-    `models`, `drain_timeout` and `log_level`; `make_registry(config, tracer_provider)` and
-    `make_service(nc, registry, tracer_provider)` build the parts."""
+class ModelServiceSettings(msgspec.Struct, kw_only=True):
+    """A model service's settings (chat, embeddings, audio), read from `VIVIAN_<FIELD>` environment
+    variables (see README, "Settings")."""
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    models: str = ""  # path of the model config file; config/models.toml when empty
+    heartbeat_interval: float = 2.0  # seconds of silence before a call gets a heartbeat frame
+    drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
+    log_level: str = "info"
+
+
+def run_model_service(name: str, *, make_registry: Callable, make_service: Callable) -> None:
+    """`python -m services.<name>` for a model service: settings from the environment, load the
+    model config and the providers, join the bus, serve until SIGINT/SIGTERM, then drain.
+    `make_registry(config, tracer_provider)` and `make_service(nc, registry, tracer_provider,
+    settings)` build the parts."""
+    import uvloop
+
+    uvloop.run(_serve_models(name, from_env(ModelServiceSettings), make_registry, make_service))
+
+
+async def _serve_models(name: str, settings: ModelServiceSettings, make_registry: Callable,
+                        make_service: Callable) -> None:
     log = logs.setup(name, settings.log_level)
     tracing = telemetry.provider_from_env(f"vivian-{name}")
     registry = make_registry(modelconfig.load(settings.models or None), tracing)
     await registry.start()
     nc = await bus.connect(settings.nats_url, name=f"vivian-{name}")
-    service = make_service(nc, registry, tracing)
+    service = make_service(nc, registry, tracing, settings)
     await service.start()
     runtime.settle()
     log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)

@@ -5,7 +5,7 @@ import os
 import msgspec
 import pytest
 
-from services.chat.settings import ChatSettings
+from services.bus_service import ModelServiceSettings
 from services.edge.settings import EdgeSettings
 from shared import errors, modelconfig
 from shared.protocol.chat import ChatCompletionRequest
@@ -15,7 +15,7 @@ from shared.settings import from_env
 def test_settings_read_vivian_variables():
     settings = from_env(EdgeSettings, {"VIVIAN_PORT": "9000", "VIVIAN_NATS_URL": "nats://x:1", "PORT": "1"})
     assert (settings.port, settings.nats_url, settings.host) == (9000, "nats://x:1", "127.0.0.1")
-    assert from_env(ChatSettings, {"VIVIAN_HEARTBEAT_INTERVAL": "0.25"}).heartbeat_interval == 0.25
+    assert from_env(ModelServiceSettings, {"VIVIAN_HEARTBEAT_INTERVAL": "0.25"}).heartbeat_interval == 0.25
 
 
 def test_bad_setting_stops_with_a_message():
