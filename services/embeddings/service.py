@@ -1,5 +1,6 @@
 """The embeddings service on the bus: `/v1/embeddings` and `/v1/moderations`."""
 
+from collections.abc import Callable
 
 import msgspec
 from nats.aio.client import Client
@@ -35,33 +36,31 @@ class EmbeddingsService(BusService):
                 Endpoint("moderations", subjects.MODERATIONS, "/v1/moderations", self._moderations)]
 
     async def _embeddings(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        request = bus_service.decode(_decode_embedding, envelope.body)
-        outcome.model = request.model
-        provider = self._registry.provider(request.model, "/v1/embeddings")
-        if isinstance(provider, OnnxEmbedding):
-            answer = await self._working(replier, embeddings.create(request, provider, request.model))
-        else:
-            answer = await self._working(replier, provider.create(_call("embeddings", envelope, request.model)))
-        outcome.usage = usage_in(answer)
-        await replier.data(answer, usage=outcome.usage)
+        await self._answer(envelope, replier, outcome, _decode_embedding, "embeddings", OnnxEmbedding,
+                           embeddings.create)
 
     async def _moderations(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        request = bus_service.decode(_decode_moderation, envelope.body)
-        outcome.model = request.model
-        provider = self._registry.provider(request.model, "/v1/moderations")
-        if isinstance(provider, ToxicBiLSTM):
-            answer = await self._working(replier, moderations.create(request, provider, request.model))
-        else:
-            answer = await self._working(replier, provider.create(_call("moderations", envelope, request.model)))
-        await replier.data(answer)
+        await self._answer(envelope, replier, outcome, _decode_moderation, "moderations", ToxicBiLSTM,
+                           moderations.create)
 
-    async def _working(self, replier: Replier, work) -> bytes:
-        """Await `work` with heartbeats going out meanwhile (a big batch can take seconds)."""
-        self.heartbeats.watch(replier)
+    async def _answer(self, envelope: Envelope, replier: Replier, outcome: Outcome, decoder: msgspec.json.Decoder,
+                      endpoint: str, local: type, create_locally: Callable) -> None:
+        """Decode, pick the model's provider, answer: with `create_locally` on a `local` model, else
+        by relaying the client's body to the model's upstream."""
+        request = bus_service.decode(decoder, envelope.body)
+        outcome.model = request.model
+        provider = self._registry.provider(request.model, f"/v1/{endpoint}")
+        if isinstance(provider, local):
+            work = create_locally(request, provider, request.model)
+        else:
+            work = provider.create(_call(endpoint, envelope, request.model))
+        self.heartbeats.watch(replier)  # a big batch can take seconds
         try:
-            return await work
+            answer = await work
         finally:
             self.heartbeats.forget(replier)
+        outcome.usage = usage_in(answer)
+        await replier.data(answer, usage=outcome.usage)
 
 
 def _call(endpoint: str, envelope: Envelope, model: str) -> Call:
