@@ -4,6 +4,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 import msgspec
 from aiohttp import web
@@ -36,6 +37,15 @@ async def request_ids(request: web.Request, handler) -> web.StreamResponse:
     request is counted and timed in the metrics."""
     request[REQUEST_ID] = "req_" + secrets.token_hex(16)
     request[STARTED] = time.monotonic()
+    # aiohttp writes a plain answer right after this returns, in the same event-loop step: logged
+    # and counted in the next step, the line and the metrics do not delay the answer.
+    loop = asyncio.get_running_loop()
+    return await with_status(request, handler, lambda status: loop.call_soon(_record, request, status))
+
+
+async def with_status(request: web.Request, handler, done: Callable[[int], object]) -> web.StreamResponse:
+    """`handler(request)`, then `done(status)` with the HTTP status it came to: the response's, an
+    HTTP exception's, 499 for a client that left, 500 for anything else."""
     status = 500
     try:
         response = await handler(request)
@@ -48,9 +58,7 @@ async def request_ids(request: web.Request, handler) -> web.StreamResponse:
         status = CLIENT_CLOSED
         raise
     finally:
-        # aiohttp writes a plain answer right after this returns, in the same event-loop step:
-        # logged and counted in the next step, the line and the metrics do not delay the answer.
-        asyncio.get_running_loop().call_soon(_record, request, status)
+        done(status)
 
 
 def _record(request: web.Request, status: int) -> None:

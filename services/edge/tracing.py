@@ -1,13 +1,11 @@
 """The edge's span for each request. Installed only when tracing is on, so when it is off the
 requests pay nothing for it."""
 
-import asyncio
-
 from aiohttp import web
 from opentelemetry.trace import SpanKind, Tracer
 
 from services.edge.context import MODEL, REQUEST_ID, SPAN, STATUS
-from services.edge.middleware import CLIENT_CLOSED, route_of
+from services.edge.middleware import route_of, with_status
 from shared import telemetry
 
 
@@ -23,20 +21,12 @@ def middleware(tracer: Tracer):
             f"{request.method} {route}", kind=SpanKind.SERVER, context=telemetry.parent(request.headers),
             attributes={"http.request.method": request.method, "http.route": route,
                         telemetry.REQUEST_ID: request[REQUEST_ID]})
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED
-            raise
-        finally:
+
+        def finish(status: int) -> None:
             if model := request.get(MODEL):
                 span.set_attribute(telemetry.MODEL, model)
             telemetry.finish(span, status=request.get(STATUS, status))
+
+        return await with_status(request, handler, finish)
 
     return trace_request
