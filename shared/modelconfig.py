@@ -86,7 +86,7 @@ class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=Tr
     aliases: list[str] = []
     owned_by: str = "openai"
     created: int = 0
-    api: Literal["chat", "embeddings", "moderations", "speech"] = "chat"  # which endpoints this model serves
+    api: Literal["chat", "embeddings", "moderations", "speech", "images"] = "chat"  # which endpoints this model serves
     base_url: str = "https://api.openai.com/v1"
     # Name of the environment variable that holds the upstream key (never the key itself).
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -125,7 +125,7 @@ def load(path: str | os.PathLike | None = None) -> ModelConfig:
 
 
 def api_of(entry: ModelEntry) -> str:
-    """Which API the entry serves: `chat`, `embeddings`, `moderations` or `speech`."""
+    """Which API the entry serves: `chat`, `embeddings`, `moderations`, `speech` or `images`."""
     match entry:
         case LocalModel():
             return "chat"

@@ -37,6 +37,10 @@ class Registry(Generic[P]):
         for provider in self._providers.values():
             await provider.close()
 
+    def serving(self) -> list[str]:
+        """The ids and aliases of the models this registry has providers for, in config order."""
+        return [name for name, entry in self._by_name.items() if entry.id in self._providers]
+
     def entry(self, name: str) -> ModelEntry:
         try:
             return self._by_name[name]

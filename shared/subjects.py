@@ -7,6 +7,14 @@ MODELS_RETRIEVE = "vivian.models.retrieve"
 EMBEDDINGS = "vivian.embeddings"
 AUDIO_SPEECH = "vivian.audio.speech"
 MODERATIONS = "vivian.moderations"
+IMAGES_GENERATIONS = "vivian.images.generations"
+IMAGES_EDITS = "vivian.images.edits"
+IMAGES_VARIATIONS = "vivian.images.variations"
+# The edge's, not paths: room for an edit's input images, a stage given up, and the bytes behind a
+# link to a stored image (`GET /v1/images/content/{id}`).
+IMAGES_STAGE = "vivian.images.stage"
+IMAGES_STAGE_ABORT = "vivian.images.stage.abort"
+IMAGES_CONTENT = "vivian.images.content"
 
 # /v1/files and /v1/uploads. The `stage` calls are the edge's, not paths: room for a file's bytes,
 # which travel beside the bus on presigned object-store URLs (see services/files/staging.py).
@@ -31,7 +39,8 @@ QUEUE_GROUP = "q"
 
 # Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
 # when every one of them answers a ping.
-SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio"}
+SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio",
+            "images": "vivian-images"}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"

@@ -67,6 +67,10 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "ListModelsResponse"
     if method == "GET" and path.startswith("/models/"):
         return "Model"
+    if method == "POST" and path in ("/images/generations", "/images/edits", "/images/variations"):
+        if streamed:
+            return "ImageEditStreamEvent" if path == "/images/edits" else "ImageGenStreamEvent"
+        return "ImagesResponse"
     for verb, pattern, schema in _FILES:
         if method == verb and re.fullmatch(pattern, path):
             return schema

@@ -2,25 +2,31 @@ import httpx2
 import openai
 import pytest
 
+from tests import image_upstream
 from tests.conformance import AsyncRecordingTransport, Recorder, RecordingTransport
 from tests.stack import Stack, embedding_models_toml, free_port, local_models_toml, make_key
 
 # The files service and its stores (started only by the tests that use them).
-pytest_plugins = ["tests.files_fixtures"]
+pytest_plugins = ["tests.files_fixtures", "tests.images_fixtures"]
 
 RELAY_KEY_ENV = "VIVIAN_TEST_RELAY_KEY"
+IMAGE_KEY_ENV = "VIVIAN_TEST_IMAGE_KEY"
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """One stack for the session. Besides the local model it serves `relay-smollm2` through the
-    `openai` provider, whose upstream is this same edge: a real OpenAI-compatible server."""
+    `openai` provider, whose upstream is this same edge: a real OpenAI-compatible server. Its
+    image models route to `tests/image_upstream.py`, another (the images service itself starts
+    with the `images` fixture)."""
     s = Stack(home=str(tmp_path_factory.mktemp("stack")))
     s.port = free_port()
+    s.image_upstream = image_upstream.ImageUpstream(free_port())
     try:
+        s.image_upstream.start()
         s.start_nats()
         s.key = make_key(s.nats_url, name="tests")
-        relay = {RELAY_KEY_ENV: make_key(s.nats_url, name="relay")}
+        relay = {RELAY_KEY_ENV: make_key(s.nats_url, name="relay"), IMAGE_KEY_ENV: image_upstream.KEY}
         s.start_chat(local_models_toml(f"""
 [[models]]
 id = "relay-smollm2"
@@ -49,13 +55,31 @@ api = "embeddings"
 base_url = "http://127.0.0.1:{s.port}/v1"
 api_key_env = "{RELAY_KEY_ENV}"
 upstream_model = "all-minilm-l6-v2"
+
+[[models]]
+id = "dall-e-2"
+provider = "openai"
+api = "images"
+aliases = ["gpt-image-1"]
+base_url = "{s.image_upstream.base_url}"
+api_key_env = "{IMAGE_KEY_ENV}"
+upstream_model = "painter"
+
+[[models]]
+id = "images-unreachable"
+provider = "openai"
+api = "images"
+base_url = "http://127.0.0.1:{free_port()}/v1"
+api_key_env = "{IMAGE_KEY_ENV}"
 {embedding_models_toml()}"""), env=relay)
+        s.relay_env = relay
         s.start_service("embeddings", env=relay)
         s.start_service("audio")
         s.start_edge({"VIVIAN_MAX_BODY_BYTES": str(1024 * 1024)})
         yield s
     finally:
         s.stop()
+        s.image_upstream.stop()
 
 
 @pytest.fixture(scope="session")

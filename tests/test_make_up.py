@@ -8,6 +8,7 @@ import sys
 import time
 
 import openai
+import pytest
 
 from tests.stack import free_port
 
@@ -47,7 +48,7 @@ def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
 
 def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
     children = children_of(proc.pid)
-    assert len(children) == 8  # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files
+    assert len(children) == 9  # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files, images
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
@@ -67,6 +68,9 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         assert client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}],
                                               max_tokens=3, seed=1).choices[0].message.content
         kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
+        with pytest.raises(openai.NotFoundError) as caught:  # the default config has no model that draws
+            client.images.generate(model="dall-e-3", prompt="a cat")
+        assert "No model here can make images" in caught.value.body["message"]
         stop_with_ctrl_c(proc)
         assert os.path.isdir(os.path.join(home, "nats", "jetstream"))
 

@@ -17,6 +17,8 @@ log = logging.getLogger("edge")
 _encode = msgspec.json.Encoder().encode
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Links to stored images carry their own signature and expiry, as OpenAI's do: no key needed.
+PUBLIC_PREFIXES = ("/v1/images/content/",)
 CLIENT_CLOSED = 499  # nginx's status for "the client went away first"
 
 
@@ -95,7 +97,7 @@ async def api_errors(request: web.Request, handler) -> web.StreamResponse:
 
 @web.middleware
 async def authenticate(request: web.Request, handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS:
+    if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     key = key.strip()

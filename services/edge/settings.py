@@ -10,4 +10,7 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 32 * 1024 * 1024
     request_timeout: float = 600.0  # whole request, as OpenAI's SDK waits by default
     stream_idle_timeout: float = 30.0  # silence (not even a heartbeat) that ends a call as failed
+    # The base URL clients reach this edge at (`https://vivian.example.com`), which links to stored
+    # images start with; when empty, the scheme and Host of each request.
+    public_url: str = ""
     log_level: str = "info"

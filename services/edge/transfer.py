@@ -51,7 +51,8 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def ask(request: web.Request, subject: str, payload: msgspec.Struct, decode: Callable[[bytes], Any]) -> Any:
-    """A unary call to the files service whose answer is for the edge itself, not the client."""
+    """A unary call to the service behind `subject` (files, images) whose answer is for the edge
+    itself, not the client."""
     settings = request.app[SETTINGS]
     envelope = Envelope(request_id=request[REQUEST_ID], project=request.get(PROJECT, ""),
                         body=msgspec.Raw(_encode(payload)))
@@ -59,32 +60,34 @@ async def ask(request: web.Request, subject: str, payload: msgspec.Struct, decod
         async with asyncio.timeout(settings.request_timeout):
             body = await request.app[CALLER].call(subject, envelope, idle_timeout=settings.stream_idle_timeout)
     except NoResponders:
-        raise errors.service_unavailable("files") from None
+        raise errors.service_unavailable(subject.split(".")[1]) from None
     except TimeoutError:
-        raise errors.timed_out("files") from None
+        raise errors.timed_out(subject.split(".")[1]) from None
     return decode(body)
 
 
 # ---------------------------------------------------------------- upload
 
 
-async def upload(request: web.Request, part: BodyPartReader, target: StageTarget) -> Staged:
+async def upload(request: web.Request, part: BodyPartReader, target: StageTarget, *,
+                 abort_subject: str = subjects.FILES_STAGE_ABORT) -> Staged:
     """Stream one form part into the object store where `target` says; on any failure (the
-    client went away, the limit was passed, the store refused) the stage is given up at once."""
+    client went away, the limit was passed, the store refused) the stage is given up at once,
+    through `abort_subject` of the service that staged it."""
     try:
         return await _Sender(request, target).send(part)
     except BaseException:
-        await abort(request, target.id)
+        await abort(request, target.id, subject=abort_subject)
         raise
 
 
-async def abort(request: web.Request, staged_id: str) -> None:
+async def abort(request: web.Request, staged_id: str, *, subject: str = subjects.FILES_STAGE_ABORT) -> None:
     """Give up a stage: its bytes and record go now. Shielded, since it mostly runs because the
     request is being cancelled (the client went away)."""
 
     async def give_up() -> None:
         try:
-            await ask(request, subjects.FILES_STAGE_ABORT, StageAbort(id=staged_id), bytes)
+            await ask(request, subject, StageAbort(id=staged_id), bytes)
         except Exception:  # the files service is gone too: its sweep removes the stage later
             log.warning("request_id=%s could not give up stage %s now", request[REQUEST_ID], staged_id,
                         exc_info=True)
@@ -176,8 +179,9 @@ async def download(request: web.Request, source: Download) -> web.StreamResponse
             raise errors.ApiError(502, "The object store did not return the file; please retry.",
                                   type="server_error", code="storage_error")
         response = web.StreamResponse(headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": content_disposition_header("attachment", filename=source.filename)})
+            "Content-Type": source.content_type,
+            "Content-Disposition": content_disposition_header("inline" if source.inline else "attachment",
+                                                              filename=source.filename)})
         response.content_length = source.bytes
         await response.prepare(request)
         try:

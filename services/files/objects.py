@@ -13,6 +13,7 @@ presigned part URLs (see `services/files/staging.py`).
 import asyncio
 import datetime
 import hashlib
+import io
 import urllib.parse
 from collections.abc import Callable, Iterator
 
@@ -22,6 +23,7 @@ from minio.commonconfig import ComposeSource
 from minio.datatypes import Part
 from minio.error import S3Error, ServerError
 
+_MISSING = ("NoSuchKey", "NoSuchObject", "ResourceNotFound")
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest part but the last
 READ_BYTES = 1024 * 1024  # what a scan or a copy holds of an object at a time
 
@@ -107,9 +109,36 @@ class ObjectStore:
         try:
             return (await asyncio.to_thread(self._client.stat_object, self.bucket, key)).size
         except S3Error as err:
-            if err.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+            if err.code in _MISSING:
                 return None
             raise
+
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """A small object (a generated image), whole."""
+        await asyncio.to_thread(self._client.put_object, self.bucket, key, io.BytesIO(data), len(data),
+                                content_type=content_type)
+
+    async def read(self, key: str) -> bytes | None:
+        """A small object's bytes, whole; None when there is no such object."""
+
+        def run() -> bytes:
+            return b"".join(self._chunks(key))
+
+        try:
+            return await asyncio.to_thread(run)
+        except S3Error as err:
+            if err.code in _MISSING:
+                return None
+            raise
+
+    async def older_than(self, prefix: str, when: datetime.datetime) -> list[str]:
+        """Keys under `prefix` of objects last written before `when`."""
+
+        def run() -> list[str]:
+            return [o.object_name for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                    if o.last_modified is not None and o.last_modified < when]
+
+        return await asyncio.to_thread(run)
 
     async def remove(self, key: str) -> None:
         """Idempotent: removing a missing object is not an error (S3 semantics)."""

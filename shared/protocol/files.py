@@ -161,3 +161,5 @@ class Download(Struct, kw_only=True):
     url: str
     bytes: int
     filename: str
+    content_type: str = "application/octet-stream"
+    inline: bool = False  # shown in place (an image link) rather than saved as an attachment

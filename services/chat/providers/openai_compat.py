@@ -38,7 +38,7 @@ class OpenAICompat:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        headers = {"Content-Type": "application/json"}
+        headers = {}
         key = os.environ.get(self._entry.api_key_env) if self._entry.api_key_env else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -88,7 +88,10 @@ class OpenAICompat:
         if self._session is None:
             raise errors.service_unavailable("upstream")
         url = self._urls[call.endpoint]
-        headers = {"X-Request-Id": call.request_id}
+        if call.form is not None:  # aiohttp writes the multipart Content-Type with its boundary
+            data, headers = call.form(self._upstream_model), {"X-Request-Id": call.request_id}
+        else:
+            data, headers = self._body(call), {"X-Request-Id": call.request_id, "Content-Type": "application/json"}
         span = None
         if self._tracer is not None:  # the service's span is current: this one becomes its child
             span = self._tracer.start_span(f"POST {url.path}", kind=SpanKind.CLIENT, attributes={
@@ -97,7 +100,7 @@ class OpenAICompat:
             headers |= telemetry.headers(span)
         status, error = 0, ""
         try:
-            async with self._session.post(url, data=self._body(call), headers=headers) as resp:
+            async with self._session.post(url, data=data, headers=headers) as resp:
                 status = resp.status
                 yield resp
         except (aiohttp.ClientConnectionError, OSError, TimeoutError) as err:  # also mid-stream

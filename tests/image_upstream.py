@@ -1,0 +1,176 @@
+"""A real OpenAI-compatible image server on loopback, for the images tests: it speaks OpenAI's
+`/v1/images/*` (JSON and multipart, `url` and `b64_json`, streamed partial images) and draws real
+PNGs: a flat colour taken from the prompt (or from the input image's bytes), of the size asked.
+
+Its own links work once and then are gone, like a provider's short-lived links, so a test can show
+that Vivian's links outlive them. It records every request so tests can see what went upstream.
+"""
+
+import asyncio
+import base64
+import hashlib
+import secrets
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+KEY = "sk-image-upstream"
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+def colour_of(data: bytes) -> tuple[int, int, int]:
+    digest = hashlib.sha256(data).digest()
+    return digest[0], digest[1], digest[2]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", data[16:24])
+
+
+def png_colour(data: bytes) -> tuple[int, int, int]:
+    """The first pixel of a PNG `png()` wrote."""
+    start = data.index(b"IDAT") + 4
+    raw = zlib.decompressobj().decompress(data[start:start + 4096])
+    return raw[1], raw[2], raw[3]
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict
+    json: dict | None = None
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)  # (field, filename, bytes)
+
+
+class ImageUpstream:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.seen: list[Seen] = []
+        self._blobs: dict[str, bytes] = {}
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+
+    # ------------------------------------------------------------------ life
+
+    def start(self) -> None:
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        if not ready.wait(30):
+            raise RuntimeError("the image upstream did not start")
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.add_routes([web.post("/v1/images/generations", self._generations),
+                        web.post("/v1/images/edits", self._form), web.post("/v1/images/variations", self._form),
+                        web.get("/blob/{name}", self._blob)])
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        ready.set()
+        self._loop.run_forever()
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # ------------------------------------------------------------------ the API
+
+    def _authorised(self, request: web.Request) -> None:
+        if request.headers.get("Authorization") != f"Bearer {KEY}":
+            raise web.HTTPUnauthorized(text='{"error": {"message": "bad key", "type": "invalid_request_error", '
+                                            '"param": null, "code": "invalid_api_key"}}',
+                                       content_type="application/json")
+
+    async def _generations(self, request: web.Request) -> web.StreamResponse:
+        self._authorised(request)
+        body = await request.json()
+        self.seen.append(Seen(request.path, dict(request.headers), json=body))
+        if "refuse" in body.get("prompt", ""):
+            return _error(400, "Your request was rejected by the safety system.", "prompt", "content_policy_violation")
+        image = png(*_size(body.get("size")), colour_of(body["prompt"].encode()))
+        if body.get("stream"):
+            return await self._stream(request, image, body)
+        return self._answer(image, int(body.get("n", 1)), body.get("response_format") or "url")
+
+    async def _form(self, request: web.Request) -> web.Response:
+        self._authorised(request)
+        seen = Seen(request.path, dict(request.headers))
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.filename is not None:
+                seen.files.append((part.name, part.filename, bytes(await part.read())))
+            else:
+                seen.fields.append((part.name, await part.text()))
+        self.seen.append(seen)
+        fields = dict(seen.fields)
+        image = png(*_size(fields.get("size")), colour_of(seen.files[0][2] + fields.get("prompt", "").encode()))
+        return self._answer(image, int(fields.get("n", "1")), fields.get("response_format") or "url")
+
+    def _answer(self, image: bytes, n: int, response_format: str) -> web.Response:
+        data = []
+        for _ in range(n):
+            if response_format == "b64_json":
+                data.append({"b64_json": base64.b64encode(image).decode(), "revised_prompt": "as asked"})
+            else:
+                name = secrets.token_hex(8)
+                self._blobs[name] = image
+                data.append({"url": f"http://127.0.0.1:{self.port}/blob/{name}"})
+        return web.json_response({"created": int(time.time()), "data": data})
+
+    async def _stream(self, request: web.Request, image: bytes, body: dict) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        common = {"created_at": int(time.time()), "size": "1024x1024", "quality": "low", "background": "opaque",
+                  "output_format": "png", "b64_json": base64.b64encode(image).decode()}
+        for index in range(int(body.get("partial_images", 1))):
+            event = {"type": "image_generation.partial_image", **common, "partial_image_index": index}
+            await response.write(b"event: image_generation.partial_image\ndata: " + _json(event) + b"\n\n")
+        done = {"type": "image_generation.completed", **common,
+                "usage": {"total_tokens": 3, "input_tokens": 2, "output_tokens": 1,
+                          "input_tokens_details": {"text_tokens": 2, "image_tokens": 0}}}
+        await response.write(b"event: image_generation.completed\ndata: " + _json(done) + b"\n\n")
+        await response.write_eof()
+        return response
+
+    async def _blob(self, request: web.Request) -> web.Response:
+        data = self._blobs.pop(request.match_info["name"], None)  # a link works once
+        if data is None:
+            return web.Response(status=404, text="expired")
+        return web.Response(body=data, content_type="image/png")
+
+
+def _size(size: str | None) -> tuple[int, int]:
+    if not size or size == "auto":
+        return 256, 256
+    width, _, height = size.partition("x")
+    return min(int(width), 1024), min(int(height), 1024)
+
+
+def _json(obj) -> bytes:
+    import json
+
+    return json.dumps(obj).encode()
+
+
+def _error(status: int, message: str, param: str | None, code: str | None) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": "invalid_request_error", "param": param,
+                                        "code": code}}, status=status)
