@@ -57,6 +57,14 @@ api_key_env = "{RELAY_KEY_ENV}"
 upstream_model = "all-minilm-l6-v2"
 
 [[models]]
+id = "relay-moderations"
+provider = "openai"
+api = "moderations"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "toxic-bilstm"
+
+[[models]]
 id = "dall-e-2"
 provider = "openai"
 api = "images"

@@ -42,3 +42,14 @@ def test_bad_input_is_400(client, body, param):
     with pytest.raises(openai.BadRequestError) as caught:
         client.post("/moderations", body=body, cast_to=object)
     assert caught.value.body["param"] == param
+
+
+def test_upstream_routing_relays_an_openai_compatible_server(client):
+    """`relay-moderations` goes through the `openai` provider to this stack's own edge."""
+    local = client.moderations.create(model="toxic-bilstm", input="You are a stupid idiot.").results[0]
+    relayed = client.moderations.create(model="relay-moderations", input="You are a stupid idiot.")
+    assert relayed.model == "toxic-bilstm"  # the upstream's answer, untouched
+    assert relayed.results[0].category_scores == local.category_scores and relayed.results[0].flagged
+    with pytest.raises(openai.BadRequestError) as caught:  # upstream validation, relayed with its param
+        client.moderations.create(model="relay-moderations", input=[])
+    assert caught.value.body["param"] == "input"
