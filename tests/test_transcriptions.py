@@ -3,6 +3,7 @@ the real local Whisper models: sentences spoken by eSpeak (through /v1/audio/spe
 words."""
 
 import difflib
+import os
 import re
 
 import httpx2
@@ -13,6 +14,7 @@ from services.audio import encode
 from services.audio.providers.espeak import SAMPLE_RATE, Espeak
 
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
+STORY = open(os.path.join(os.path.dirname(__file__), "data", "story.txt")).read().strip()  # 52 s spoken
 TINY = "whisper-tiny.en"  # the fast model, for most checks; whisper-1 is base (multilingual)
 
 
@@ -221,3 +223,28 @@ def test_the_object_store_is_emptied(client, stack, spoken):
     live, after = asyncio.run(stored())
     assert live == []
     assert after - before < len(spoken["mp3"]) / 4  # what stays is two small records of deletion
+
+
+async def test_client_disconnect_stops_transcription(stack):
+    """A hundred seconds of speech (four 30-second windows, some 26 segments), streamed: the
+    client leaves after the first delta, and the model stops within the window it is in."""
+    import aiohttp
+
+    from tests.test_failures import wait_for_log
+
+    audio = encode.encode(Espeak().synthesize(f"{STORY} {STORY}", voice="alloy"), SAMPLE_RATE, "mp3")
+    form = aiohttp.FormData()
+    form.add_field("model", TINY)
+    form.add_field("stream", "true")
+    form.add_field("file", audio, filename="story.mp3", content_type="audio/mpeg")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
+        resp = await http.post(f"{stack.base_url}/audio/transcriptions", data=form,
+                               headers={"Authorization": f"Bearer {stack.key}"})
+        request_id = resp.headers["x-request-id"]
+        async for line in resp.content:
+            if line.startswith(b"data: "):
+                break
+        resp.close()
+    wait_for_log(stack, "edge", rf"request_id={request_id} client disconnected")
+    found = wait_for_log(stack, "audio", rf"request_id={request_id} cancelled chunks=(\d+)", timeout=120)
+    assert int(found[1]) < 20, "transcription ran on long after the client left"
