@@ -47,8 +47,12 @@ def test_spoken_sentence_comes_back_in_each_format(client, spoken, fmt, filename
 
 def test_whisper_1_is_the_multilingual_model(client, spoken):
     result = client.audio.transcriptions.create(model="whisper-1", file=("s.mp3", spoken["mp3"]), language="en",
-                                                prompt="A sentence about a fox.", temperature=0.2)
+                                                prompt="A sentence about a fox.", temperature=0.2,
+                                                chunking_strategy="auto", include=["logprobs"])
     assert close_enough(result.text), result.text
+    server_vad = client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=("s.mp3", spoken["mp3"]),
+                                                    chunking_strategy={"type": "server_vad", "threshold": 0.5})
+    assert close_enough(server_vad.text), server_vad.text
 
 
 def test_text_srt_and_vtt(client, spoken):
