@@ -37,6 +37,30 @@ def spoken(client) -> dict[str, bytes]:
             for fmt in ("mp3", "wav", "flac", "opus", "aac")}
 
 
+def containered(samples, *, container: str, codec: str) -> bytes:
+    """eSpeak's samples in a container the speech endpoint does not make (webm, mp4)."""
+    import io
+
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=container) as c:
+        stream = c.add_stream(codec, rate=encode.RATE)
+        stream.layout = "mono"
+        for frame in encode._resampled(samples, SAMPLE_RATE, to_format=stream.format.name):
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("container", "codec", "filename"), [("webm", "libopus", "s.webm"), ("mp4", "aac", "s.mp4")])
+def test_webm_and_mp4(client, container, codec, filename):
+    samples = Espeak().synthesize(SENTENCE, voice="alloy")
+    audio = containered(samples, container=container, codec=codec)
+    result = client.audio.transcriptions.create(model=TINY, file=(filename, audio))
+    assert close_enough(result.text), result.text
+
+
 @pytest.mark.parametrize(("fmt", "filename"), [("mp3", "s.mp3"), ("wav", "s.wav"), ("flac", "s.flac"),
                                                ("opus", "s.ogg"), ("aac", "s.m4a")])
 def test_spoken_sentence_comes_back_in_each_format(client, spoken, fmt, filename):
