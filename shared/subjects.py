@@ -6,6 +6,8 @@ MODELS_LIST = "vivian.models.list"
 MODELS_RETRIEVE = "vivian.models.retrieve"
 EMBEDDINGS = "vivian.embeddings"
 AUDIO_SPEECH = "vivian.audio.speech"
+AUDIO_TRANSCRIPTIONS = "vivian.audio.transcriptions"
+AUDIO_TRANSLATIONS = "vivian.audio.translations"
 MODERATIONS = "vivian.moderations"
 IMAGES_GENERATIONS = "vivian.images.generations"
 IMAGES_EDITS = "vivian.images.edits"
@@ -45,3 +47,6 @@ SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": F
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"
 PROJECTS_BUCKET = "vivian_projects"
+# JetStream object store: the audio file of a transcription on its way from the edge to the audio
+# service, which deletes it when done (a TTL removes what a crash leaves).
+AUDIO_BUCKET = "vivian_audio"

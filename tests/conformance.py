@@ -71,6 +71,10 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         if streamed:
             return "ImageEditStreamEvent" if path == "/images/edits" else "ImageGenStreamEvent"
         return "ImagesResponse"
+    if method == "POST" and path == "/audio/transcriptions":
+        return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
+    if method == "POST" and path == "/audio/translations":
+        return "CreateTranslationResponseJson"
     for verb, pattern, schema in _FILES:
         if method == verb and re.fullmatch(pattern, path):
             return schema
@@ -86,6 +90,10 @@ _FILES = [
     ("POST", r"/uploads(/[^/]+/(complete|cancel))?", "Upload"),
     ("POST", r"/uploads/[^/]+/parts", "UploadPart"),
 ]
+
+
+_VERBOSE = {"CreateTranscriptionResponseJson": "CreateTranscriptionResponseVerboseJson",
+            "CreateTranslationResponseJson": "CreateTranslationResponseVerboseJson"}
 
 
 def _decoded_embeddings(answer: dict) -> dict:
@@ -125,7 +133,7 @@ class Recorder:
     def record(self, method: str, path: str, status: int, content_type: str, body: bytes) -> None:
         streamed = content_type.startswith("text/event-stream")
         schema = schema_for(method, path, status, streamed)
-        if schema is None:
+        if schema is None or content_type.startswith("text/plain"):  # text, srt and vtt transcripts
             return
         objects = [json.loads(body)] if not streamed else [
             json.loads(line[6:]) for line in body.decode().split("\n") if line.startswith("data: {")]
@@ -137,6 +145,8 @@ class Recorder:
                 obj = _empty_page(obj)
             if kind == "CreateEmbeddingResponse":
                 obj = _decoded_embeddings(obj)
+            if kind in _VERBOSE and "duration" in obj:  # response_format verbose_json
+                kind = _VERBOSE[kind]
             self.checked[kind] += 1
             self.failures.extend(f"{method} {path} {kind}: {v}" for v in violations(kind, obj))
 

@@ -79,10 +79,34 @@ provider = "openai"
 api = "images"
 base_url = "http://127.0.0.1:{free_port()}/v1"
 api_key_env = "{IMAGE_KEY_ENV}"
+
+[[models]]
+id = "relay-whisper"
+provider = "openai"
+api = "transcriptions"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "whisper-tiny.en"
+
+[[models]]
+id = "relay-whisper-missing"
+provider = "openai"
+api = "transcriptions"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "no-such-model"
+
+[[models]]
+id = "relay-speech"
+provider = "openai"
+api = "speech"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "tts-1"
 {embedding_models_toml()}"""), env=relay)
         s.relay_env = relay
         s.start_service("embeddings", env=relay)
-        s.start_service("audio")
+        s.start_service("audio", env=relay)
         s.start_edge({"VIVIAN_MAX_BODY_BYTES": str(1024 * 1024)})
         yield s
     finally:

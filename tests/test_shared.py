@@ -48,13 +48,15 @@ base_url = "http://127.0.0.1:1/v1"
 
 
 def test_default_model_config_loads_the_packaged_models():
-    chat, embedding, moderation, speech = modelconfig.load().models
+    chat, embedding, moderation, speech, whisper_base, whisper_tiny = modelconfig.load().models
     assert "gpt-4" in chat.aliases and chat.path.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
     assert "text-embedding-3-small" in embedding.aliases and os.path.isfile(embedding.tokenizer)
     assert "omni-moderation-latest" in moderation.aliases and os.path.isfile(moderation.weights)
     assert "tts-1" in speech.aliases
-    assert [modelconfig.api_of(e) for e in (chat, embedding, moderation, speech)] == [
-        "chat", "embeddings", "moderations", "speech"]
+    assert "whisper-1" in whisper_base.aliases and all(os.path.isfile(p) for p in whisper_base.parts)
+    assert os.path.isfile(os.path.join(whisper_tiny.path, "model.bin"))
+    assert [modelconfig.api_of(e) for e in (chat, embedding, moderation, speech, whisper_base)] == [
+        "chat", "embeddings", "moderations", "speech", "transcriptions"]
 
 
 @pytest.mark.parametrize(("text", "message"), [

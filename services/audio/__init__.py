@@ -1,1 +1,1 @@
-"""The audio service: `/v1/audio/speech` over NATS (transcriptions and translations: not yet)."""
+"""The audio service: `/v1/audio/speech`, `/v1/audio/transcriptions` and `/v1/audio/translations` over NATS."""

@@ -1,39 +1,88 @@
-"""The audio service on the bus: `/v1/audio/speech`, answered as binary `Blob` frames."""
+"""The audio service on the bus: `/v1/audio/speech` (binary `Blob` frames), and
+`/v1/audio/transcriptions` and `/v1/audio/translations` (JSON or text, or SSE events when
+streamed), whose audio file waits in the bus's object store (see `shared/audiostore.py`)."""
+
+import asyncio
+import logging
+import threading
 
 import msgspec
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
 from services import bus_service
-from services.audio.providers.local_speech import LocalSpeech
 from services.bus_service import BusService, Endpoint
 from services.outcome import Outcome
-from shared import subjects
+from shared import audiostore, errors, subjects
 from shared.bus import Replier
-from shared.protocol.audio import SpeechRequest
+from shared.modelconfig import api_of
+from shared.protocol.audio import SpeechRequest, TranscriptionRequest
 from shared.protocol.bus import Envelope
 from shared.registry import Registry
 
+log = logging.getLogger("audio")
 _decode_speech = msgspec.json.Decoder(SpeechRequest)
+_decode_transcription = msgspec.json.Decoder(TranscriptionRequest)
+CLIENT_CLOSED = 499
+# Which model APIs serve each path: an upstream whisper (`api = "transcriptions"`) translates too.
+_APIS = {"/v1/audio/speech": {"speech"}, "/v1/audio/transcriptions": {"transcriptions"},
+         "/v1/audio/translations": {"transcriptions", "translations"}}
 
 
 class AudioService(BusService):
-    def __init__(self, nc: Client, registry: Registry[LocalSpeech], *, heartbeat_interval: float,
+    def __init__(self, nc: Client, registry: Registry, *, heartbeat_interval: float,
                  tracer_provider: TracerProvider | None = None) -> None:
-        super().__init__(nc, name=subjects.SERVICES["audio"], description="speech",
+        super().__init__(nc, name=subjects.SERVICES["audio"], description="speech, transcriptions and translations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._registry = registry
+        self._running: dict[str, tuple[threading.Event, asyncio.Task]] = {}
+        self._client_gone: set[str] = set()
+        self._cancel_sub = None
+        self._store = None
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint("audio_speech", subjects.AUDIO_SPEECH, "/v1/audio/speech", self._speech)]
+        return [
+            Endpoint("audio_speech", subjects.AUDIO_SPEECH, "/v1/audio/speech", self._speech),
+            Endpoint("audio_transcriptions", subjects.AUDIO_TRANSCRIPTIONS, "/v1/audio/transcriptions",
+                     self._transcriptions),
+            Endpoint("audio_translations", subjects.AUDIO_TRANSLATIONS, "/v1/audio/translations", self._translations),
+        ]
+
+    async def start(self) -> None:
+        self._store = await audiostore.bucket(self.nc.jetstream())
+        self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
+        await super().start()
+
+    async def stop(self, *, drain_timeout: float = 20.0) -> None:
+        await super().stop(drain_timeout=drain_timeout)
+        if self._cancel_sub is not None:
+            await self._cancel_sub.unsubscribe()
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        running = self._running.get(msg.data.decode())
+        if running is not None:
+            cancelled, task = running
+            self._client_gone.add(msg.data.decode())
+            cancelled.set()
+            task.cancel()
+
+    def _provider(self, model: str, route: str):
+        entry = self._registry.entry(model)
+        if api_of(entry) not in _APIS[route]:
+            raise errors.ApiError(404, f"The model `{model}` is a {api_of(entry)} model and is not supported on "
+                                  f"{route}.", code="model_not_found")
+        return self._registry.provider(model, route)
 
     async def _speech(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_decode_speech, envelope.body)
         outcome.model, outcome.stream = request.model, True
-        provider = self._registry.provider(request.model, "/v1/audio/speech")
+        provider = self._provider(request.model, "/v1/audio/speech")
         self.heartbeats.watch(replier)
         try:
-            content_type, pieces = await provider.speak(request)
+            content_type, pieces = await provider.speak(request, raw=bytes(envelope.body),
+                                                        request_id=envelope.request_id)
             first = True
             async for piece in pieces:
                 await replier.blob(piece, content_type=content_type if first else "")
@@ -42,3 +91,60 @@ class AudioService(BusService):
             await replier.done()
         finally:
             self.heartbeats.forget(replier)
+
+    async def _transcriptions(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+        await self._transcribe("transcribe", envelope, replier, outcome)
+
+    async def _translations(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+        await self._transcribe("translate", envelope, replier, outcome)
+
+    async def _transcribe(self, task: str, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+        request = bus_service.decode(_decode_transcription, envelope.body)
+        try:
+            outcome.model = request.model
+            outcome.stream = request.stream and task == "transcribe"
+            route = "/v1/audio/transcriptions" if task == "transcribe" else "/v1/audio/translations"
+            provider = self._provider(request.model, route)
+            audio = await self._fetch(request.file.name)
+        finally:
+            await self._forget(request.file.name)
+        cancelled = threading.Event()
+        self._running[envelope.request_id] = (cancelled, asyncio.current_task())
+        self.heartbeats.watch(replier)
+        try:
+            if outcome.stream:
+                async for event in provider.stream(request, audio, task=task, cancelled=cancelled,
+                                                   request_id=envelope.request_id):
+                    await replier.data(event)
+                    outcome.chunks += 1
+                await replier.done()
+            else:
+                content_type, body = await provider.transcribe(request, audio, task=task, cancelled=cancelled,
+                                                               request_id=envelope.request_id)
+                if content_type.startswith("application/json"):
+                    await replier.data(body)
+                else:  # text, srt, vtt: the body as it is, with its content type
+                    await replier.blob(body, content_type=content_type)
+                    await replier.done()
+        except asyncio.CancelledError:
+            if envelope.request_id not in self._client_gone:
+                raise  # the service is stopping: `BusService` tells the client
+            outcome.failed(CLIENT_CLOSED, "client_closed", result="cancelled")
+        finally:
+            cancelled.set()
+            self.heartbeats.forget(replier)
+            del self._running[envelope.request_id]
+            self._client_gone.discard(envelope.request_id)
+
+    async def _fetch(self, name: str) -> bytes:
+        try:
+            return (await self._store.get(name)).data
+        except NotFoundError:
+            raise errors.invalid_request("The uploaded audio file is gone (expired or already used); send it again.",
+                                         param="file") from None
+
+    async def _forget(self, name: str) -> None:
+        try:
+            await self._store.delete(name)
+        except Exception:  # noqa: BLE001 - the TTL removes it anyway
+            log.warning("could not delete audio object %s", name, exc_info=True)

@@ -45,11 +45,12 @@ class Espeak:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 0
 
-    def synthesize(self, text: str, *, voice: str, speed: float) -> np.ndarray:
-        """int16 samples at SAMPLE_RATE."""
+    def synthesize(self, text: str, *, voice: str, speed: float = 1.0) -> np.ndarray:
+        """int16 samples at SAMPLE_RATE. `voice`: one of OpenAI's names, or an eSpeak voice ("de")."""
+        name = VOICES.get(voice, voice)
         with self._lock:
-            if self._lib.espeak_SetVoiceByName(VOICES[voice].encode()) != 0:
-                raise RuntimeError(f"eSpeak NG has no voice {VOICES[voice]!r}")
+            if self._lib.espeak_SetVoiceByName(name.encode()) != 0:
+                raise RuntimeError(f"eSpeak NG has no voice {name!r}")
             self._lib.espeak_SetParameter(_RATE, max(80, min(450, round(BASE_WPM * speed))), 0)
             self._chunks = []
             data = text.encode() + b"\0"

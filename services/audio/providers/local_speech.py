@@ -26,8 +26,10 @@ class LocalSpeech:
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def speak(self, request: SpeechRequest) -> tuple[str, AsyncIterator[bytes]]:
-        """The content type, and the encoded audio in pieces."""
+    async def speak(self, request: SpeechRequest, *, raw: bytes = b"", request_id: str = "",
+                    ) -> tuple[str, AsyncIterator[bytes]]:
+        """The content type, and the encoded audio in pieces. (`raw`, the client's body, is for
+        upstreams.)"""
         from services.audio.providers.espeak import SAMPLE_RATE, VOICES
 
         voice = request.voice if isinstance(request.voice, str) else request.voice.id
