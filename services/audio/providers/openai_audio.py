@@ -7,7 +7,6 @@ upstream's bytes (JSON, text, or SSE events when streamed). Upstream errors keep
 error object.
 """
 
-import os
 import threading
 from collections.abc import AsyncIterator
 
@@ -15,7 +14,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from services.chat.providers.openai_compat import _DONE, _data, _unreachable, _upstream_error
+from services.chat.providers.openai_compat import _unreachable, _upstream_error, sse_data, upstream_session
 from shared import errors
 from shared.modelconfig import OpenAIModel
 from shared.protocol.audio import SpeechRequest, TranscriptionRequest
@@ -35,13 +34,7 @@ class OpenAIAudio:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        headers = {}
-        key = os.environ.get(self.entry.api_key_env) if self.entry.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self._session = aiohttp.ClientSession(
-            headers=headers, cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self.entry.timeout))
+        self._session = upstream_session(self.entry)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -93,13 +86,5 @@ class OpenAIAudio:
                      cancelled: threading.Event, request_id: str = "") -> AsyncIterator[bytes]:
         resp = await self._post(_PATHS[task], request_id=request_id, data=self._form(request, audio))
         async with resp:
-            rest = b""
-            async for received in resp.content.iter_any():
-                *lines, rest = (rest + received).split(b"\n")
-                for line in lines:
-                    if (data := _data(line)) is _DONE:
-                        return
-                    if data is not None:
-                        yield data
-            if (data := _data(rest)) is not None and data is not _DONE:
+            async for data in sse_data(resp):
                 yield data

@@ -38,17 +38,7 @@ class OpenAICompat:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        headers = {}
-        key = os.environ.get(self._entry.api_key_env) if self._entry.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self._session = aiohttp.ClientSession(
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self._entry.timeout),
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
-            # Cookies an upstream sets must not ride along on other clients' requests.
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._session = upstream_session(self._entry)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -70,17 +60,7 @@ class OpenAICompat:
         async with self._post(call) as resp:
             if resp.status >= 400:
                 raise _upstream_error(resp.status, await resp.read())
-            # Whatever has arrived, split into lines here: reading line by line costs two reads
-            # (the `data:` line and the blank one) and their bookkeeping per chunk.
-            rest = b""
-            async for received in resp.content.iter_any():
-                *lines, rest = (rest + received).split(b"\n")
-                for line in lines:
-                    if (data := _data(line)) is _DONE:
-                        return
-                    if data is not None:
-                        yield data
-            if (data := _data(rest)) is not None and data is not _DONE:
+            async for data in sse_data(resp):
                 yield data
 
     @contextlib.asynccontextmanager
@@ -109,6 +89,34 @@ class OpenAICompat:
         finally:
             if span is not None:
                 telemetry.finish(span, status=status, error=error, error_from=400)
+
+
+def upstream_session(entry: OpenAIModel) -> aiohttp.ClientSession:
+    """One keep-alive connection pool for an upstream, its key in every request."""
+    key = os.environ.get(entry.api_key_env) if entry.api_key_env else None
+    return aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {key}"} if key else {},
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=entry.timeout),
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+        # Cookies an upstream sets must not ride along on other clients' requests.
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+async def sse_data(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The `data:` payloads of an SSE answer, up to `[DONE]`. Whatever has arrived is split into
+    lines here: reading line by line costs two reads (the `data:` line and the blank one) and their
+    bookkeeping per chunk."""
+    rest = b""
+    async for received in resp.content.iter_any():
+        *lines, rest = (rest + received).split(b"\n")
+        for line in lines:
+            if (data := _data(line)) is _DONE:
+                return
+            if data is not None:
+                yield data
+    if (data := _data(rest)) is not None and data is not _DONE:
+        yield data
 
 
 _DONE = b"[DONE]"
