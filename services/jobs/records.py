@@ -1,5 +1,5 @@
 """The jobs service's records: MongoDB through PyMongo's async API (`AsyncMongoClient`); locally
-`nx-27017`. Only what both servers do is used: CRUD, sort/limit, `$set`/`$inc`,
+`nx-27017` (which gives booleans back as 0 and 1: records are read leniently). Only what both servers do is used: CRUD, sort/limit, `$set`/`$inc`,
 `find_one_and_update` as a claim, unique indexes, TTL. Filters never compare with null (nx-27017
 mismatches null inside `$or`)."""
 
@@ -36,7 +36,7 @@ class Table(Generic[T]):
         self._type = record_type
 
     def _load(self, doc: dict | None) -> T | None:
-        return None if doc is None else msgspec.convert(doc, self._type)
+        return None if doc is None else msgspec.convert(doc, self._type, strict=False)
 
     async def insert(self, record: T) -> None:
         await self.collection.insert_one(msgspec.to_builtins(record))
@@ -50,7 +50,7 @@ class Table(Generic[T]):
             cursor = cursor.sort(sort)
         if limit:
             cursor = cursor.limit(limit)
-        return [msgspec.convert(doc, self._type) async for doc in cursor]
+        return [msgspec.convert(doc, self._type, strict=False) async for doc in cursor]
 
     async def update(self, query: dict, values: dict, *, inc: dict | None = None) -> T | None:
         """`$set` `values` (and `$inc` `inc`) on the first record matching `query`, atomically; the
