@@ -7,7 +7,8 @@ from tests.conformance import violations
 
 KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "CreateCompletionResponse",
          "ListModelsResponse", "Model", "ErrorResponse", "CreateEmbeddingResponse", "CreateModerationResponse",
-         "OpenAIFile", "ListFilesResponse", "DeleteFileResponse", "Upload", "UploadPart"]
+         "OpenAIFile", "ListFilesResponse", "DeleteFileResponse", "Upload", "UploadPart", "Batch",
+         "ListBatchesResponse"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):
