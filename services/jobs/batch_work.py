@@ -148,6 +148,7 @@ class BatchWork:
         await self._tables.batches.update({"_id": batch.id}, {}, inc={
             "completed": record.completed, "failed": record.failed, "input_tokens": record.input_tokens,
             "output_tokens": record.output_tokens})
+        log.info("batch %s chunk %d: %d lines done", batch.id, task.index, len(results))
         await self._maybe_finalize(batch)
 
     async def _maybe_finalize(self, batch: BatchRecord) -> None:
