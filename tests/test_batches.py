@@ -66,3 +66,24 @@ def test_invalid_lines_fail_the_batch_with_each_error(batch_client):
                      (7, "mismatched_model", "body.model")}
     assert done.output_file_id is None and done.error_file_id is None
     assert json.loads(done.model_dump_json())["errors"]["object"] == "list"
+
+
+@pytest.mark.parametrize("endpoint, body, answer", [
+    ("/v1/chat/completions", {"model": "gpt-4", "max_tokens": 12, "temperature": 0, "seed": 7,
+                              "messages": [{"role": "user", "content": "Name a colour."}]},
+     lambda body: body["choices"][0]["message"]["content"]),
+    ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "max_tokens": 8, "temperature": 0, "seed": 7,
+                         "prompt": "The capital of France is"},
+     lambda body: body["choices"][0]["text"]),
+])
+def test_model_lines_answer_as_online(batch_client, endpoint, body, answer):
+    client = batch_client
+    batch = client.batches.create(input_file_id=upload(client, [request_line("only", endpoint, body)]),
+                                  endpoint=endpoint, completion_window="24h")
+    done = wait(client, batch.id)
+    assert done.status == "completed" and done.request_counts.completed == 1, done
+    [line] = read_lines(client, done.output_file_id)
+    online = client.post(endpoint.removeprefix("/v1"), body=body, cast_to=object)
+    assert answer(line["response"]["body"]) == answer(online)
+    usage = line["response"]["body"]["usage"]
+    assert (done.usage.input_tokens, done.usage.output_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
