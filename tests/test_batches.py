@@ -23,7 +23,8 @@ def test_embeddings_batch_gives_the_online_answers(batch_client):
                                                                  "input": "x", "dimensions": 5000}))
     input_id = upload(client, lines)
     batch = client.batches.create(input_file_id=input_id, endpoint="/v1/embeddings", completion_window="24h",
-                                  metadata={"purpose": "test"})
+                                  metadata={"purpose": "test"},
+                                  output_expires_after={"anchor": "created_at", "seconds": 7200})
     assert (batch.status, batch.endpoint, batch.input_file_id, batch.metadata) == (
         "validating", "/v1/embeddings", input_id, {"purpose": "test"})
     assert batch.expires_at == batch.created_at + 24 * 3600
@@ -45,6 +46,7 @@ def test_embeddings_batch_gives_the_online_answers(batch_client):
     assert errors[0]["response"]["status_code"] == 400 and "error" in errors[0]["response"]["body"]
     output_file = client.files.retrieve(done.output_file_id)
     assert output_file.purpose == "batch_output"
+    assert output_file.expires_at == output_file.created_at + 7200  # output_expires_after
 
 
 def test_invalid_lines_fail_the_batch_with_each_error(batch_client):

@@ -69,10 +69,12 @@ class Worker:
         self._running: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self._ack_wait, max_deliver=-1,
+        # Created or updated (so a changed `ack_wait` applies), then shared by every replica.
+        config = ConsumerConfig(durable_name=self._kind, filter_subject=subject(self._kind, ">"),
+                                ack_policy=AckPolicy.EXPLICIT, ack_wait=self._ack_wait, max_deliver=-1,
                                 max_ack_pending=-1)
-        sub = await self._js.pull_subscribe(subject(self._kind, ">"), durable=self._kind,
-                                            stream=subjects.JOBS_STREAM, config=config)
+        await self._js.add_consumer(subjects.JOBS_STREAM, config)
+        sub = await self._js.pull_subscribe_bind(durable=self._kind, stream=subjects.JOBS_STREAM)
         self._loop_task = asyncio.create_task(self._pull(sub))
 
     async def stop(self) -> None:
