@@ -32,6 +32,7 @@ _encode = msgspec.json.Encoder().encode
 # A service that is not there, or restarting, is waited for: the line is not its fault.
 RETRIED_STATUSES = frozenset({502, 503, 504})
 MAX_BACKOFF = 5.0
+MAX_ERRORS = 1000  # bad lines listed on a failed batch
 
 
 class Checked(msgspec.Struct, kw_only=True):
@@ -69,6 +70,55 @@ def check(raw: bytes, *, number: int, endpoint: str) -> Checked | BatchError:
     if getattr(body, "stream", None):
         return bad("invalid_body", "Batch requests cannot stream: leave out 'stream'.", "body.stream")
     return Checked(custom_id=line.custom_id, model=body.model)
+
+
+class Scan:
+    """What validation learns from the input file, fed its lines in order: the bad lines (up to
+    `MAX_ERRORS` listed, all counted), the batch's model, and where each chunk of `chunk_lines`
+    request lines (blank lines are not requests) starts in the file."""
+
+    def __init__(self, *, endpoint: str, chunk_lines: int) -> None:
+        self._endpoint, self._chunk_lines = endpoint, chunk_lines
+        self._seen: set[str] = set()
+        self._number = 0  # lines of the file so far, blank ones included
+        self.errors: list[BatchError] = []
+        self.bad = 0
+        self.model: str | None = None  # the first good line's
+        self.requests = 0
+        self.starts: list[int] = []  # each chunk's first byte
+        self.end = 0  # past the last request line
+
+    def feed(self, offset: int, raw: bytes) -> None:
+        self._number += 1
+        if not raw.strip():
+            return
+        if self.requests % self._chunk_lines == 0:
+            self.starts.append(offset)
+        self.requests += 1
+        self.end = offset + len(raw) + 1
+        checked = check(raw, number=self._number, endpoint=self._endpoint)
+        if isinstance(checked, BatchError):
+            error = checked
+        elif checked.custom_id in self._seen:
+            error = BatchError(code="duplicate_custom_id", line=self._number, param="custom_id",
+                               message="The custom_id for this request is a duplicate of another request. "
+                                       "The custom_id parameter must be unique for each request in a batch.")
+        elif self.model is not None and checked.model != self.model:
+            error = BatchError(code="mismatched_model", line=self._number, param="body.model",
+                               message=f"All requests of a batch must use the same model: this line uses "
+                                       f"'{checked.model}', the batch '{self.model}'.")
+        else:
+            self._seen.add(checked.custom_id)
+            self.model = checked.model
+            return
+        self.bad += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(error)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """Each chunk's bytes, [start, end)."""
+        return [(start, self.starts[i + 1] if i + 1 < len(self.starts) else self.end)
+                for i, start in enumerate(self.starts)]
 
 
 def custom_id_of(raw: bytes) -> str | None:

@@ -25,12 +25,11 @@ from services.jobs import batch_lines, tasks
 from services.jobs.batch_records import ENDED, RUNNING, BatchRecord, BatchTables, ChunkRecord, LineResult, chunk_id
 from services.jobs.context import Context
 from services.jobs.files import FileWriter
-from shared.protocol.batches import BatchError, BatchTask, ChunkTask
+from shared.protocol.batches import BatchTask, ChunkTask
 
 log = logging.getLogger("jobs")
 
 KIND = "batches"
-MAX_ERRORS = 1000  # bad lines listed on a failed batch (all are counted)
 STOP_POLL = 1.0  # seconds between looks for a cancel or an expiry while a chunk runs
 _batch_task = msgspec.json.Decoder(BatchTask).decode
 _chunk_task = msgspec.json.Decoder(ChunkTask).decode
@@ -68,57 +67,26 @@ class BatchWork:
         # `in_progress` but not `queued`: a replica died while queueing its chunks; queue them again.
         if batch is None or batch.stop or batch.queued or batch.status not in RUNNING:
             return
-        settings = self._ctx.settings
-        seen: set[str] = set()
-        found: list[BatchError] = []
-        bad = 0
-        model = None
-        starts: list[int] = []
-        number = requests = end = 0
+        scan = batch_lines.Scan(endpoint=batch.endpoint, chunk_lines=self._ctx.settings.batch_chunk_lines)
         async for offset, raw in self._ctx.files.lines(batch.input_file_id, project=batch.project,
                                                       request_id=batch_id):
-            number += 1
-            if not raw.strip():
-                continue
-            if requests % settings.batch_chunk_lines == 0:
-                starts.append(offset)
-            requests += 1
-            end = offset + len(raw) + 1
-            checked = batch_lines.check(raw, number=number, endpoint=batch.endpoint)
-            if isinstance(checked, BatchError):
-                error = checked
-            elif checked.custom_id in seen:
-                error = BatchError(code="duplicate_custom_id", line=number, param="custom_id",
-                                   message="The custom_id for this request is a duplicate of another request. "
-                                           "The custom_id parameter must be unique for each request in a batch.")
-            elif model is not None and checked.model != model:
-                error = BatchError(code="mismatched_model", line=number, param="body.model",
-                                   message=f"All requests of a batch must use the same model: this line uses "
-                                           f"'{checked.model}', the batch '{model}'.")
-            else:
-                seen.add(checked.custom_id)
-                model = checked.model
-                continue
-            bad += 1
-            if len(found) < MAX_ERRORS:
-                found.append(error)
+            scan.feed(offset, raw)
         now = int(time.time())
-        if found:
+        if scan.errors:
             await self._tables.batches.update({"_id": batch_id, "status": "validating"}, {
-                "status": "failed", "failed_at": now, "errors": msgspec.to_builtins(found), "total": requests,
-                "failed": 0})
-            log.info("batch %s failed validation: %d bad lines", batch_id, bad)
+                "status": "failed", "failed_at": now, "errors": msgspec.to_builtins(scan.errors),
+                "total": scan.requests, "failed": 0})
+            log.info("batch %s failed validation: %d bad lines", batch_id, scan.bad)
             return
         # In progress before the first chunk is queued, so a fast last chunk finds it so.
         await self._tables.batches.update({"_id": batch_id, "status": "validating"}, {
-            "status": "in_progress", "in_progress_at": now, "model": model or "", "total": requests,
-            "chunks": len(starts)})
-        for index, start in enumerate(starts):
-            stop = starts[index + 1] if index + 1 < len(starts) else end
+            "status": "in_progress", "in_progress_at": now, "model": scan.model or "", "total": scan.requests,
+            "chunks": len(scan.starts)})
+        for index, (start, end) in enumerate(scan.ranges()):
             await tasks.publish(self._ctx.js, KIND, "chunk", ChunkTask(batch_id=batch_id, index=index, start=start,
-                                                                      end=stop), msg_id=chunk_id(batch_id, index))
+                                                                      end=end), msg_id=chunk_id(batch_id, index))
         await self._tables.batches.update({"_id": batch_id}, {"queued": True})
-        log.info("batch %s: %d lines in %d chunks queued", batch_id, requests, len(starts))
+        log.info("batch %s: %d lines in %d chunks queued", batch_id, scan.requests, len(scan.starts))
 
     # ------------------------------------------------------------ chunk
 
