@@ -3,6 +3,7 @@ its completion window (shortened here: `batch_window_unit=2` makes "24h" 48 seco
 `expired`, its finished lines in the output file and the rest in the error file as
 `batch_expired`. Chat lines on the local model, one line per chunk, one at a time."""
 
+import os
 import time
 
 import pytest
@@ -63,7 +64,7 @@ def test_cancel_stops_within_seconds_and_keeps_what_finished(chat_batches):
 
 def test_expired_after_the_window_keeps_finished_lines(chat_batches):
     client = chat_batches.client
-    total = 200  # far more than fits in the window, one line at a time
+    total = 400  # far more than fits in the window, one line at a time
     batch = client.batches.create(input_file_id=upload(client, _story_lines(total)),
                                   endpoint="/v1/chat/completions", completion_window="24h")
     assert batch.expires_at == batch.created_at + int(24 * WINDOW_UNIT)
@@ -75,3 +76,24 @@ def test_expired_after_the_window_keeps_finished_lines(chat_batches):
     assert 0 < len(out) < total
     assert {e["error"]["code"] for e in errors} == {"batch_expired"} and all(e["response"] is None for e in errors)
     assert sorted(line["custom_id"] for line in out + errors) == sorted(f"story-{i}" for i in range(total))
+
+
+@pytest.mark.slow
+def test_kill_the_chat_service_mid_batch(batch_stack):
+    """kill -9 the chat service while its lines run: they wait for it to come back, none fails."""
+    b = batch_stack(chat=True, batch_chunk_lines=1, batch_model_concurrency=1, call_idle_timeout=5)
+    client, stack = b.client, b.stack
+    total = 12
+    batch = client.batches.create(input_file_id=upload(client, _story_lines(total)),
+                                  endpoint="/v1/chat/completions", completion_window="24h")
+    _wait_done(client, batch.id, at_least=2)
+    chat = stack.procs.pop("chat")
+    chat.kill()
+    chat.wait()
+    os.replace(stack.log("chat"), stack.log("chat-killed"))
+    stack.start_service("chat")
+    ended = wait(client, batch.id, timeout=600)
+    assert ended.status == "completed", ended
+    out = read_lines(client, ended.output_file_id)
+    assert sorted(line["custom_id"] for line in out) == sorted(f"story-{i}" for i in range(total))
+    assert ended.request_counts.completed == total and ended.error_file_id is None
