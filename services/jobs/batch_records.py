@@ -57,6 +57,7 @@ class BatchRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     input_tokens: int = 0
     output_tokens: int = 0
     chunks: int = 0  # chunk tasks, known once validation is done
+    chunk_lines: int = 0  # lines per chunk, as the validating replica cut them
     queued: bool = False  # every chunk task is queued
     stop: str = ""  # "cancel" or "expire": its lines stop and it finalizes with what is done
 

@@ -81,7 +81,7 @@ class BatchWork:
         # In progress before the first chunk is queued, so a fast last chunk finds it so.
         await self._tables.batches.update({"_id": batch_id, "status": "validating"}, {
             "status": "in_progress", "in_progress_at": now, "model": scan.model or "", "total": scan.requests,
-            "chunks": len(scan.starts)})
+            "chunks": len(scan.starts), "chunk_lines": self._ctx.settings.batch_chunk_lines})
         for index, (start, end) in enumerate(scan.ranges()):
             await tasks.publish(self._ctx.js, KIND, "chunk", ChunkTask(batch_id=batch_id, index=index, start=start,
                                                                       end=end), msg_id=chunk_id(batch_id, index))
@@ -120,7 +120,8 @@ class BatchWork:
         await self._maybe_finalize(batch)
 
     async def _maybe_finalize(self, batch: BatchRecord) -> None:
-        if batch.chunks and await self._tables.chunks.collection.count_documents({"batch_id": batch.id}) >= batch.chunks:
+        done = await self._tables.chunks.collection.count_documents({"batch_id": batch.id})
+        if batch.chunks and done >= batch.chunks:
             await queue(self._ctx, "finalize", batch.id)
 
     async def _run_lines(self, batch: BatchRecord, lines: list[bytes]) -> dict[int, batch_lines.Ran]:
@@ -168,7 +169,7 @@ class BatchWork:
                                                       {"status": "finalizing", "finalizing_at": int(time.time())})
             if batch is None:
                 return  # stopped meanwhile: that stop queued its own finalize
-        expiry = (batch.output_expires_after if batch.output_expires_after else None)
+        expiry = batch.output_expires_after
         files = self._ctx.files
         output = files.writer(project=batch.project, purpose="batch_output", filename=f"{batch_id}_output.jsonl",
                               request_id=batch_id, expires_after=expiry)
@@ -196,7 +197,7 @@ class BatchWork:
                  counts["failed"])
 
     async def _write(self, batch: BatchRecord, output: FileWriter, failures: FileWriter) -> dict:
-        per_chunk = self._ctx.settings.batch_chunk_lines
+        per_chunk = batch.chunk_lines or self._ctx.settings.batch_chunk_lines
         counts = {"total": 0, "completed": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0}
         index, results = -1, {}
         async for _, raw in self._ctx.files.lines(batch.input_file_id, project=batch.project, request_id=batch.id):

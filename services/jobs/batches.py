@@ -8,12 +8,12 @@ import time
 
 import msgspec
 
+from services.bus_service import decode
 from services.jobs import tasks
 from services.jobs.batch_records import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
 from services.jobs.batch_work import KIND, BatchWork, queue
 from services.jobs.context import Context
 from services.jobs.records import new_id, sequence
-from services.bus_service import decode
 from shared import errors, subjects
 from shared.protocol.batches import Batch, BatchCreateRequest, BatchList, BatchListQuery
 from shared.protocol.bus import Envelope
@@ -94,11 +94,11 @@ async def cancel(ctx: Context, envelope: Envelope) -> Batch:
     if record.status in ("cancelling", "cancelled"):
         return batch_object(record)
     stopped = await _tables(ctx).batches.update(
-        {"_id": record.id, "project": envelope.project, "status": {"$in": list(RUNNING)}},
+        {"_id": record.id, "project": envelope.project, "status": {"$in": list(RUNNING)}, "stop": ""},
         {"status": "cancelling", "cancelling_at": int(time.time()), "stop": "cancel"})
     if stopped is None:
         record = await _own(ctx, envelope)
-        if record.status in ("cancelling", "cancelled"):
+        if record.status in ("cancelling", "cancelled") or record.stop:  # stopping anyway (expired)
             return batch_object(record)
         raise errors.ApiError(409, f"Cannot cancel a batch with status '{record.status}'.", param="batch_id",
                               code="batch_not_cancellable")

@@ -1,7 +1,7 @@
 """The jobs service's records: MongoDB through PyMongo's async API (`AsyncMongoClient`); locally
-`nx-27017` (which gives booleans back as 0 and 1: records are read leniently). Only what both servers do is used: CRUD, sort/limit, `$set`/`$inc`,
-`find_one_and_update` as a claim, unique indexes, TTL. Filters never compare with null (nx-27017
-mismatches null inside `$or`)."""
+`nx-27017` (which gives booleans back as 0 and 1: records are read leniently). Only what both
+servers do is used: CRUD, sort/limit, `$set`/`$inc`, `find_one_and_update` as a claim, unique
+indexes. Filters never compare with null (nx-27017 mismatches null inside `$or`)."""
 
 import secrets
 import string
