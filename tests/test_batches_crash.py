@@ -9,7 +9,7 @@ from collections import Counter
 from tests.batch_helpers import read_lines, request_line, upload, wait
 from tests.jobs_fixtures import start_jobs
 
-LINES = 1500
+LINES = 1000
 FAILING = {f"id-{i}" for i in range(7, LINES, 97)}  # refused by the embeddings service: go to the error file
 
 
