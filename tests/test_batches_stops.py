@@ -78,6 +78,17 @@ def test_expired_after_the_window_keeps_finished_lines(chat_batches):
     assert sorted(line["custom_id"] for line in out + errors) == sorted(f"story-{i}" for i in range(total))
 
 
+def test_deleting_the_input_file_fails_the_running_batch(chat_batches):
+    client = chat_batches.client
+    batch = client.batches.create(input_file_id=upload(client, _story_lines(30)),
+                                  endpoint="/v1/chat/completions", completion_window="24h")
+    _wait_done(client, batch.id, at_least=1)
+    client.files.delete(batch.input_file_id)
+    ended = wait(client, batch.id, timeout=120)
+    assert ended.status == "failed" and ended.failed_at
+    assert [(e.code, e.param) for e in ended.errors.data] == [("file_not_found", "input_file_id")]
+
+
 @pytest.mark.slow
 def test_kill_the_chat_service_mid_batch(batch_stack):
     """kill -9 the chat service while its lines run: they wait for it to come back, none fails."""

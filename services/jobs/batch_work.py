@@ -25,7 +25,8 @@ from services.jobs import batch_lines, tasks
 from services.jobs.batch_records import ENDED, RUNNING, BatchRecord, BatchTables, ChunkRecord, LineResult, chunk_id
 from services.jobs.context import Context
 from services.jobs.files import FileWriter
-from shared.protocol.batches import BatchTask, ChunkTask
+from shared import errors
+from shared.protocol.batches import BatchError, BatchTask, ChunkTask
 
 log = logging.getLogger("jobs")
 
@@ -47,15 +48,32 @@ class BatchWork:
         self._models: dict[str, asyncio.Semaphore] = {}  # lines in flight per model, in this replica
 
     async def handle(self, step: str, data: bytes) -> None:
-        match step:
-            case "validate":
-                await self._validate(_batch_task(data).batch_id)
-            case "chunk":
-                await self._chunk(_chunk_task(data))
-            case "finalize":
-                await self._finalize(_batch_task(data).batch_id)
-            case _:
-                log.warning("dropped a batches task of unknown step %r", step)
+        if step not in ("validate", "chunk", "finalize"):
+            log.warning("dropped a batches task of unknown step %r", step)
+            return
+        task = _chunk_task(data) if step == "chunk" else _batch_task(data)
+        try:
+            match step:
+                case "validate":
+                    await self._validate(task.batch_id)
+                case "chunk":
+                    await self._chunk(task)
+                case "finalize":
+                    await self._finalize(task.batch_id)
+        except errors.ApiError as err:
+            if err.status != 404:
+                raise  # a store or a service having trouble: the task is retried
+            await self._input_gone(task.batch_id)
+
+    async def _input_gone(self, batch_id: str) -> None:
+        """The input file was deleted under a running batch: it fails (retrying cannot help)."""
+        batch = await self._tables.batches.update({"_id": batch_id, "status": {"$nin": list(ENDED)}}, {
+            "status": "failed", "failed_at": int(time.time()), "errors": [msgspec.to_builtins(BatchError(
+                code="file_not_found", param="input_file_id",
+                message="The input file was deleted while the batch ran."))]})
+        if batch is not None:
+            log.info("batch %s failed: its input file %s is gone", batch_id, batch.input_file_id)
+            await self._tables.chunks.delete({"batch_id": batch_id})
 
     async def _get(self, batch_id: str) -> BatchRecord | None:
         return await self._tables.batches.get({"_id": batch_id})
