@@ -39,6 +39,14 @@ def _wait_done(client, batch_id: str, at_least: int, timeout: float = 300):
     return batch
 
 
+def _no_chunk_records_left(b, batch_id: str, timeout: float = 60) -> None:
+    """Nothing of a batch's running state outlives it, not even a chunk that finished late."""
+    deadline = time.monotonic() + timeout
+    while b.jobs.records("batch_chunks", {"batch_id": batch_id}):
+        assert time.monotonic() < deadline, "chunk records outlived their batch"
+        time.sleep(0.5)
+
+
 def test_cancel_stops_within_seconds_and_keeps_what_finished(chat_batches):
     client = chat_batches.client
     total = 40
@@ -60,6 +68,7 @@ def test_cancel_stops_within_seconds_and_keeps_what_finished(chat_batches):
     # Stopped for real: nothing more is answered after the cancel.
     time.sleep(3)
     assert client.batches.retrieve(batch.id).request_counts.completed == counts.completed
+    _no_chunk_records_left(chat_batches, batch.id)
 
 
 def test_expired_after_the_window_keeps_finished_lines(chat_batches):
@@ -76,6 +85,7 @@ def test_expired_after_the_window_keeps_finished_lines(chat_batches):
     assert 0 < len(out) < total
     assert {e["error"]["code"] for e in errors} == {"batch_expired"} and all(e["response"] is None for e in errors)
     assert sorted(line["custom_id"] for line in out + errors) == sorted(f"story-{i}" for i in range(total))
+    _no_chunk_records_left(chat_batches, batch.id)
 
 
 def test_deleting_the_input_file_fails_the_running_batch(chat_batches):
@@ -87,6 +97,7 @@ def test_deleting_the_input_file_fails_the_running_batch(chat_batches):
     ended = wait(client, batch.id, timeout=120)
     assert ended.status == "failed" and ended.failed_at
     assert [(e.code, e.param) for e in ended.errors.data] == [("file_not_found", "input_file_id")]
+    _no_chunk_records_left(chat_batches, batch.id)
 
 
 @pytest.mark.slow

@@ -131,6 +131,11 @@ class BatchWork:
             await self._tables.chunks.insert(record)
         except DuplicateKeyError:
             return  # done by another delivery, or sealed by a finalizer: its lines count once, there
+        current = await self._get(batch.id)
+        if current is None or current.status in ENDED:
+            # Ended (and its chunk records removed) while this chunk ran: nothing will read it.
+            await self._tables.chunks.delete({"_id": record_id})
+            return
         await self._tables.batches.update({"_id": batch.id}, {}, inc={
             "completed": record.completed, "failed": record.failed, "input_tokens": record.input_tokens,
             "output_tokens": record.output_tokens})
