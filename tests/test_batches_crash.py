@@ -3,8 +3,14 @@ start them again: the batch completes, every custom_id appears exactly once in t
 file, and request_counts add up. Two jobs replicas share the rest of the work."""
 
 import os
+import secrets
 import time
 from collections import Counter
+
+import msgspec
+from pymongo import MongoClient
+
+from services.jobs.batch_records import BatchRecord
 
 from tests.batch_helpers import read_lines, request_line, upload, wait
 from tests.jobs_fixtures import start_jobs
@@ -69,3 +75,20 @@ def test_kill_jobs_and_model_service_mid_batch(batch_stack):
     # The two new replicas shared the rest.
     for name in ("jobs-2", "jobs-3"):
         assert f"batch {batch.id} chunk" in b.stack.read_log(name), name
+
+
+def test_a_batch_whose_task_was_never_queued_still_runs(jobs, project_client):
+    """As if a jobs replica died between writing a new batch and queueing its validation: the
+    sweep queues it again and the batch completes."""
+    client, project = project_client()
+    input_id = upload(client, [request_line("only", "/v1/moderations", {"input": "hello"})])
+    now = int(time.time())
+    created = now - 60
+    batch_id = f"batch_orphan{secrets.token_hex(6)}"
+    record = BatchRecord(id=batch_id, project=project, seq=f"{created * 10**9:020d}{batch_id}",
+                         endpoint="/v1/moderations", input_file_id=input_id, completion_window="24h",
+                         status="validating", created_at=created, expires_at=created + 24 * 3600)
+    with MongoClient(jobs.env["VIVIAN_MONGO_URL"], serverSelectionTimeoutMS=5000) as mongo:
+        mongo.get_default_database()["batches"].insert_one(msgspec.to_builtins(record))  # as create writes it
+    ended = wait(client, batch_id, timeout=120)
+    assert ended.status == "completed" and ended.request_counts.completed == 1

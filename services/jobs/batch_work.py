@@ -32,6 +32,7 @@ log = logging.getLogger("jobs")
 
 KIND = "batches"
 STOP_POLL = 1.0  # seconds between looks for a cancel or an expiry while a chunk runs
+REQUEUE_AFTER = 30  # seconds a batch may stay `validating` before its validation is queued again
 _batch_task = msgspec.json.Decoder(BatchTask).decode
 _chunk_task = msgspec.json.Decoder(ChunkTask).decode
 STOPPED = {"cancel": ("batch_cancelled", "This request was not executed because the batch was cancelled."),
@@ -256,10 +257,16 @@ class BatchWork:
     # ------------------------------------------------------------ expiry
 
     async def sweep(self) -> None:
-        """Stop every running batch past its window (each replica sweeps; the claim makes one win)."""
+        """Stop every running batch past its window (each replica sweeps; the claim makes one win),
+        and queue again the validation of batches still `validating` a while after they were made:
+        a replica may have died between writing a batch and queueing its task. (Within JetStream's
+        duplicate window the task id drops the copy; a validation run twice does nothing twice.)"""
         now = int(time.time())
         for batch in await self._tables.batches.find({"status": {"$in": list(RUNNING)}, "expires_at": {"$lte": now},
                                                       "stop": ""}, limit=100):
             if await self._tables.batches.update({"_id": batch.id, "stop": ""}, {"stop": "expire"}) is not None:
                 log.info("batch %s expired; finalizing with what is done", batch.id)
                 await queue(self._ctx, "finalize", batch.id)
+        for batch in await self._tables.batches.find({"status": "validating",
+                                                      "created_at": {"$lte": now - REQUEUE_AFTER}}, limit=100):
+            await queue(self._ctx, "validate", batch.id)
