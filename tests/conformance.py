@@ -75,7 +75,7 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
     if method == "POST" and path == "/audio/translations":
         return "CreateTranslationResponseJson"
-    for verb, pattern, schema in _FILES:
+    for verb, pattern, schema in _FILES + _BATCHES:
         if method == verb and re.fullmatch(pattern, path):
             return schema
     return None
@@ -89,6 +89,14 @@ _FILES = [
     ("DELETE", r"/files/[^/]+", "DeleteFileResponse"),
     ("POST", r"/uploads(/[^/]+/(complete|cancel))?", "Upload"),
     ("POST", r"/uploads/[^/]+/parts", "UploadPart"),
+]
+
+# /v1/batches
+_BATCHES = [
+    ("POST", r"/batches", "Batch"),
+    ("GET", r"/batches", "ListBatchesResponse"),
+    ("GET", r"/batches/[^/]+", "Batch"),
+    ("POST", r"/batches/[^/]+/cancel", "Batch"),
 ]
 
 
@@ -141,7 +149,7 @@ class Recorder:
             kind = "ErrorResponse" if isinstance(obj, dict) and "error" in obj else schema
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
-            if kind == "ListFilesResponse":
+            if kind in ("ListFilesResponse", "ListBatchesResponse"):
                 obj = _empty_page(obj)
             if kind == "CreateEmbeddingResponse":
                 obj = _decoded_embeddings(obj)

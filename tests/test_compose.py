@@ -63,7 +63,7 @@ def _runnable(module):
 
 
 def test_expected_services_exist():
-    assert {"nats", "mongo", "s3", "edge", "chat", "files", "images"} <= set(_services())
+    assert {"nats", "mongo", "s3", "edge", "chat", "files", "images", "jobs"} <= set(_services())
 
 
 def test_build_commands_are_python_dash_m():
@@ -85,7 +85,7 @@ def test_build_command_modules_exist():
 
 def test_vivian_env_vars_are_known():
     services = _services()
-    for name in ("edge", "chat", "files", "images"):
+    for name in ("edge", "chat", "files", "images", "jobs"):
         names = {n for n in _env_names(services[name]) if n.startswith("VIVIAN_")}
         unknown = names - KNOWN_VIVIAN_ENV
         assert not unknown, f"{name}: unknown env vars {sorted(unknown)}"

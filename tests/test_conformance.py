@@ -10,7 +10,7 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "OpenAIFile", "ListFilesResponse", "DeleteFileResponse", "Upload", "UploadPart",
          "CreateTranscriptionResponseJson", "CreateTranscriptionResponseVerboseJson",
          "CreateTranscriptionResponseStreamEvent", "CreateTranslationResponseJson",
-         "CreateTranslationResponseVerboseJson"]
+         "CreateTranslationResponseVerboseJson", "Batch", "ListBatchesResponse"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

@@ -10,6 +10,7 @@ from services.edge.context import CALLER, KEYSTORE, METRICS, NATS, SETTINGS
 from services.edge.keystore import KeyStore
 from services.edge.routes import (
     audio,
+    batches,
     chat,
     completions,
     embeddings,
@@ -55,7 +56,7 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
-    for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, health,
-                   metrics):
+    for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, batches,
+                   health, metrics):
         app.add_routes(module.routes)
     return app

@@ -1,6 +1,6 @@
 """`python -m services.stack` (what `make up` runs): nats-server, the chat, embeddings and audio
-services, the edge, the files service with its stores (SeaweedFS, nx-27017), and the images
-service on the same object store.
+services, the edge, the files service with its stores (SeaweedFS, nx-27017), the images service
+on the same object store, and the jobs service.
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), and stops every process it started.
@@ -71,11 +71,12 @@ def main() -> int:
         for name in ("chat", "embeddings", "audio"):
             processes.wait_for_line(os.path.join(logs, f"{name}.log"), "serving", proc=services[name], timeout=120)
         _wait_http(f"http://127.0.0.1:{port}/healthz", services["edge"], timeout=60)
-        store = files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017
-        images = processes.spawn_module("services.images", env={**env, **store},
+        stores = files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017
+        images = processes.spawn_module("services.images", env={**env, **stores},
                                         log_path=os.path.join(logs, "images.log"))
         started.append(images)
         processes.wait_for_line(os.path.join(logs, "images.log"), "serving", proc=images, timeout=60)
+        files.start_jobs(home, nats_url=nats_url, mongo_url=stores["VIVIAN_MONGO_URL"], started=started)
         key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key")))
         print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
         print(f"VIVIAN_API_KEY={key}")

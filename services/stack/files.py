@@ -24,17 +24,26 @@ def _secret(path: str) -> str:
 
 def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> dict[str, str]:
     """Start weed, nx-27017 and the files service, appending each to `started` as it starts (so
-    whatever did start is stopped, even if a later one fails). Returns the object store's settings,
-    for the images service."""
+    whatever did start is stopped, even if a later one fails). Returns the stores' settings
+    (`VIVIAN_S3_*`, `VIVIAN_MONGO_URL`), for the services that use them too."""
     secret = _secret(os.path.join(home, "s3_secret"))
     weed, endpoint = seaweed.start(os.path.join(home, "s3"), access_key=ACCESS_KEY, secret_key=secret)
     started.append(weed)
     nx, mongo_url = mongo.start(os.path.join(home, "mongo"))
     started.append(nx)
     log = os.path.join(home, "logs", "files.log")
-    store = {"VIVIAN_S3_ENDPOINT": endpoint, "VIVIAN_S3_ACCESS_KEY": ACCESS_KEY, "VIVIAN_S3_SECRET_KEY": secret}
-    files = processes.spawn_module("services.files", log_path=log, env={
-        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url, **store})
+    stores = {"VIVIAN_S3_ENDPOINT": endpoint, "VIVIAN_S3_ACCESS_KEY": ACCESS_KEY, "VIVIAN_S3_SECRET_KEY": secret,
+              "VIVIAN_MONGO_URL": mongo_url}
+    files = processes.spawn_module("services.files", log_path=log, env={"VIVIAN_NATS_URL": nats_url, **stores})
     started.append(files)
     processes.wait_for_line(log, "serving files", proc=files, timeout=60)
-    return store
+    return stores
+
+
+def start_jobs(home: str, *, nats_url: str, mongo_url: str, started: list[subprocess.Popen]) -> None:
+    """The jobs service (/v1/batches), its records beside the files service's."""
+    log = os.path.join(home, "logs", "jobs.log")
+    jobs = processes.spawn_module("services.jobs", log_path=log, env={
+        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url})
+    started.append(jobs)
+    processes.wait_for_line(log, "serving jobs", proc=jobs, timeout=60)
