@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[local,stack,test]'
+	$(PIP) install --quiet -e '.[local,stack,train,test]'
 	touch $@
 
 install: $(VENV)/.installed
