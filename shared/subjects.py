@@ -24,6 +24,17 @@ UPLOADS_COMPLETE = "vivian.uploads.complete"
 UPLOADS_CANCEL = "vivian.uploads.cancel"
 FILES_SERVICE = "vivian-files"  # its NATS micro service name
 
+# /v1/batches, served by the jobs service (services/jobs/).
+BATCHES_CREATE = "vivian.batches.create"
+BATCHES_LIST = "vivian.batches.list"
+BATCHES_RETRIEVE = "vivian.batches.retrieve"
+BATCHES_CANCEL = "vivian.batches.cancel"
+JOBS_SERVICE = "vivian-jobs"  # its NATS micro service name
+# The jobs service's durable work: a JetStream work-queue stream of tasks, one subject per kind
+# (`vivian.jobs.tasks.batches.<step>`, `vivian.jobs.tasks.fine_tuning.<step>`).
+JOBS_STREAM = "VIVIAN_JOBS"
+JOBS_TASKS = "vivian.jobs.tasks"
+
 # Broadcast (no queue group): every replica hears it, the one running the request stops it.
 CANCEL = "vivian.cancel"
 
@@ -31,7 +42,8 @@ QUEUE_GROUP = "q"
 
 # Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
 # when every one of them answers a ping.
-SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio"}
+SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio",
+            "jobs": JOBS_SERVICE}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"

@@ -5,8 +5,8 @@ import pytest
 from tests.conformance import AsyncRecordingTransport, Recorder, RecordingTransport
 from tests.stack import Stack, embedding_models_toml, free_port, local_models_toml, make_key
 
-# The files service and its stores (started only by the tests that use them).
-pytest_plugins = ["tests.files_fixtures"]
+# The files service and its stores, and the jobs service (started only by the tests that use them).
+pytest_plugins = ["tests.files_fixtures", "tests.jobs_fixtures"]
 
 RELAY_KEY_ENV = "VIVIAN_TEST_RELAY_KEY"
 

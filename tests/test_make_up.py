@@ -47,7 +47,7 @@ def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
 
 def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
     children = children_of(proc.pid)
-    assert len(children) == 8  # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files
+    assert len(children) == 9  # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files, jobs
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     deadline = time.monotonic() + 30

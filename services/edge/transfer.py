@@ -1,14 +1,14 @@
 """File bytes between HTTP clients and the object store, beside the bus.
 
 The files service hands the edge presigned object-store URLs (why: services/files/staging.py); the
-edge streams to and from them with its own aiohttp client. An upload holds at most two parts in
-memory (the one being read and the one being sent, `StageTarget.part_bytes` each); a download holds
+edge streams to and from them with its own aiohttp client. An upload goes through
+`services.presigned` (shared with the jobs service), which holds at most two parts in memory (the
+one being read and the one being sent, `StageTarget.part_bytes` each); a download holds
 aiohttp's read buffer, and both sides wait for the slower one (TCP flow control), so neither a
 slow client nor a fast store grows memory.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,6 +20,7 @@ from aiohttp.helpers import content_disposition_header
 from aiohttp.multipart import BodyPartReader
 
 from services.edge.context import CALLER, PROJECT, REQUEST_ID, SETTINGS
+from services.presigned import PresignedUpload
 from shared import errors, subjects
 from shared.bus import NoResponders
 from shared.protocol.bus import Envelope
@@ -38,7 +39,6 @@ _parts = msgspec.json.Decoder(StageParts).decode
 
 HTTP = web.AppKey("object_store_http", aiohttp.ClientSession)
 READ_BYTES = 256 * 1024  # what one read from the client or the store returns at most
-URL_BATCH = 16  # part URLs asked for at a time
 
 
 async def http_client(app: web.Application) -> AsyncIterator[None]:
@@ -71,9 +71,20 @@ async def ask(request: web.Request, subject: str, payload: msgspec.Struct, decod
 async def upload(request: web.Request, part: BodyPartReader, target: StageTarget) -> Staged:
     """Stream one form part into the object store where `target` says; on any failure (the
     client went away, the limit was passed, the store refused) the stage is given up at once."""
+
+    async def part_urls(first: int, count: int) -> list[str]:
+        answer = await ask(request, subjects.FILES_STAGE_PARTS,
+                           StagePartsRequest(id=target.id, first=first, count=count), _parts)
+        return answer.urls
+
+    sender = PresignedUpload(request.app[HTTP], target, part_urls, param=part.name or "file",
+                             log_id=request[REQUEST_ID])
     try:
-        return await _Sender(request, target).send(part)
+        while chunk := await part.read_chunk(READ_BYTES):
+            await sender.write(chunk)
+        return await sender.finish()
     except BaseException:
+        await sender.discard()
         await abort(request, target.id)
         raise
 
@@ -90,70 +101,6 @@ async def abort(request: web.Request, staged_id: str) -> None:
                         exc_info=True)
 
     await asyncio.shield(give_up())
-
-
-class _Sender:
-    def __init__(self, request: web.Request, target: StageTarget) -> None:
-        self._request = request
-        self._http = request.app[HTTP]
-        self._target = target
-        self._urls: list[str] = []  # part URLs not used yet
-        self._etags: list[str] = []
-        self._sending: asyncio.Task | None = None  # the part on its way
-
-    async def send(self, part: BodyPartReader) -> Staged:
-        size, limit = self._target.part_bytes, self._target.max_bytes
-        pending, total = bytearray(), 0
-        try:
-            while chunk := await part.read_chunk(READ_BYTES):
-                total += len(chunk)
-                if total > limit:
-                    raise errors.ApiError(413, f"The file is too large: the limit is {limit} bytes.",
-                                          param=part.name, code="file_too_large")
-                pending += chunk
-                # Strictly more than a part: a file of exactly one part still goes in one PUT.
-                if len(pending) > size:
-                    with memoryview(pending) as view:
-                        data = bytes(view[:size])
-                    del pending[:size]
-                    await self._send_part(data)
-            if self._sending is None:
-                await self._put(self._target.put_url, bytes(pending))
-            else:
-                await self._send_part(bytes(pending))
-                await self._sending
-        finally:
-            if self._sending is not None:  # a part still in flight (only on failure) stops; its error is collected
-                self._sending.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._sending
-        return Staged(id=self._target.id, bytes=total, etags=self._etags)
-
-    async def _send_part(self, data: bytes) -> None:
-        """Start sending `data` as the next part once the previous one is through."""
-        if self._sending is not None:
-            await self._sending
-        if not self._urls:
-            first = len(self._etags) + 1
-            answer = await ask(self._request, subjects.FILES_STAGE_PARTS,
-                               StagePartsRequest(id=self._target.id, first=first, count=URL_BATCH), _parts)
-            self._urls = answer.urls
-        url = self._urls.pop(0)
-        self._etags.append("")
-        number = len(self._etags)
-        self._sending = asyncio.create_task(self._put_part(url, data, number))
-
-    async def _put_part(self, url: str, data: bytes, number: int) -> None:
-        self._etags[number - 1] = await self._put(url, data)
-
-    async def _put(self, url: str, data: bytes) -> str:
-        async with self._http.put(url, data=data) as response:
-            if response.status != 200:
-                log.error("request_id=%s object store PUT failed: %d %s", self._request[REQUEST_ID],
-                          response.status, (await response.text())[:500])
-                raise errors.ApiError(502, "The object store refused the file's bytes; please retry.",
-                                      type="server_error", code="storage_error")
-            return response.headers.get("ETag", "")
 
 
 # ---------------------------------------------------------------- download

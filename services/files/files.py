@@ -82,7 +82,7 @@ async def create(ctx: Context, envelope: Envelope) -> FileObject:
     commit = _commit(envelope.body)
     record = await staging.finish(ctx, envelope.project, commit.staged)
     async with staging.discarding(ctx, record):
-        purpose = validate.purpose(commit.purpose)
+        purpose = validate.purpose(commit.purpose, produced=commit.produced)
         validate.size(record.bytes, limit=ctx.settings.max_file_bytes)
         if purpose in validate.JSONL_PURPOSES:
             check = validate.JsonlCheck()

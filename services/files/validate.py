@@ -6,9 +6,10 @@ from typing import get_args
 import msgspec
 
 from shared import errors
-from shared.protocol.files import ExpiresAfter, Purpose
+from shared.protocol.files import ExpiresAfter, OutputPurpose, Purpose
 
 PURPOSES = get_args(Purpose)
+OUTPUT_PURPOSES = get_args(OutputPurpose)
 # Purposes whose files the rest of Vivian reads as one JSON object per line.
 JSONL_PURPOSES = frozenset({"batch"})
 # OpenAI: "files with purpose=batch expire after 30 days" unless `expires_after` says otherwise.
@@ -19,10 +20,13 @@ MAX_LINE_BYTES = 32 * 1024 * 1024
 _object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode  # checks syntax, builds only the keys
 
 
-def purpose(value: str | None) -> str:
+def purpose(value: str | None, *, produced: bool = False) -> str:
+    """A client's purpose; with `produced`, also the purposes of files a service writes."""
     if not value:
         raise errors.invalid_request("Missing required parameter: 'purpose'.", param="purpose",
                                      code="missing_required_parameter")
+    if produced and value in OUTPUT_PURPOSES:
+        return value
     if value not in PURPOSES:
         raise errors.invalid_request(f"'{value}' is not one of {list(PURPOSES)} - 'purpose'", param="purpose",
                                      code="invalid_value")

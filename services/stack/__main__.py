@@ -1,5 +1,5 @@
 """`python -m services.stack` (what `make up` runs): nats-server, the chat, embeddings and audio
-services, the edge, and the files service with its stores (SeaweedFS, nx-27017).
+services, the edge, the files service with its stores (SeaweedFS, nx-27017), and the jobs service.
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), and stops every process it started.
@@ -70,7 +70,8 @@ def main() -> int:
         for name in ("chat", "embeddings", "audio"):
             processes.wait_for_line(os.path.join(logs, f"{name}.log"), "serving", proc=services[name], timeout=120)
         _wait_http(f"http://127.0.0.1:{port}/healthz", services["edge"], timeout=60)
-        files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017
+        mongo_url = files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017
+        files.start_jobs(home, nats_url=nats_url, mongo_url=mongo_url, started=started)
         key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key")))
         print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
         print(f"VIVIAN_API_KEY={key}")

@@ -22,9 +22,9 @@ def _secret(path: str) -> str:
     return secret
 
 
-def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> None:
+def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> str:
     """Start weed, nx-27017 and the files service, appending each to `started` as it starts (so
-    whatever did start is stopped, even if a later one fails)."""
+    whatever did start is stopped, even if a later one fails). Returns the MongoDB URL."""
     secret = _secret(os.path.join(home, "s3_secret"))
     weed, endpoint = seaweed.start(os.path.join(home, "s3"), access_key=ACCESS_KEY, secret_key=secret)
     started.append(weed)
@@ -36,3 +36,13 @@ def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> None:
         "VIVIAN_S3_ACCESS_KEY": ACCESS_KEY, "VIVIAN_S3_SECRET_KEY": secret})
     started.append(files)
     processes.wait_for_line(log, "serving files", proc=files, timeout=60)
+    return mongo_url
+
+
+def start_jobs(home: str, *, nats_url: str, mongo_url: str, started: list[subprocess.Popen]) -> None:
+    """The jobs service (/v1/batches), its records beside the files service's."""
+    log = os.path.join(home, "logs", "jobs.log")
+    jobs = processes.spawn_module("services.jobs", log_path=log, env={
+        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url})
+    started.append(jobs)
+    processes.wait_for_line(log, "serving jobs", proc=jobs, timeout=60)

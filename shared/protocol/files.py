@@ -12,6 +12,9 @@ from msgspec import Meta, Struct
 
 # What a client may upload a file for (OpenAI's CreateFileRequest.purpose).
 Purpose = Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
+# What Vivian's own services write files for (a batch's output and error files, a fine-tune's
+# results); OpenAI lists them as file purposes, but no client may upload one.
+OutputPurpose = Literal["batch_output", "fine-tune-results"]
 
 # ---------------------------------------------------------------- OpenAI's objects
 
@@ -135,6 +138,9 @@ class FileCommit(Struct, kw_only=True, omit_defaults=True):
     purpose: str | None = None
     filename: str = ""
     expires_after: ExpiresAfter | None = None
+    # Set by a service committing a file it made (then `purpose` may be an `OutputPurpose`); the
+    # edge builds a client's commit itself and never sets it.
+    produced: bool = False
 
 
 class PartCommit(Struct, kw_only=True):

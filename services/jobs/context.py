@@ -1,0 +1,23 @@
+"""What every part of the jobs service works with."""
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from services.jobs.files import Files
+from services.jobs.records import Store
+from services.jobs.settings import JobsSettings
+from shared.bus import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    nc: Client
+    js: JetStreamContext
+    caller: Caller  # calls to the other services (files, and the model services for batch lines)
+    store: Store
+    files: Files
+    settings: JobsSettings
+    # Bytes a list page may take: an answer rides one NATS message (max_payload, about 1 MiB).
+    page_budget: int = 900 * 1024

@@ -1,0 +1,64 @@
+"""The jobs service on the bus: one micro-service endpoint per call, one task per request.
+
+Each domain (`batches`, and `fine_tuning` beside it) is a module with `ROUTES` (its API calls) and
+`start(ctx)` (its indexes, JetStream workers and sweeps); `DOMAINS` lists them.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import msgspec
+from nats.aio.client import Client
+from opentelemetry.trace import TracerProvider
+
+from services.bus_service import BusService, Endpoint, Handler
+from services.jobs import batches
+from services.jobs.context import Context
+from services.outcome import Outcome
+from shared import subjects
+from shared.bus import Replier
+from shared.protocol.bus import Envelope
+
+_encode = msgspec.json.Encoder().encode
+
+JobsHandler = Callable[[Context, Envelope], Awaitable[msgspec.Struct]]
+# name, subject, the API path it serves (the metrics' `route`), handler
+Route = tuple[str, str, str, JobsHandler]
+
+
+class Running(Protocol):
+    """What a domain's `start` returns: its background parts, stopped on shutdown."""
+
+    async def stop(self) -> None: ...
+
+
+class Domain(Protocol):
+    ROUTES: tuple[Route, ...]
+
+    async def start(self, ctx: Context) -> list[Running]: ...
+
+
+DOMAINS: tuple[Domain, ...] = (batches,)
+
+
+class JobsService(BusService):
+    def __init__(self, nc: Client, ctx: Context, *, heartbeat_interval: float,
+                 tracer_provider: TracerProvider | None = None) -> None:
+        super().__init__(nc, name=subjects.JOBS_SERVICE, description="batches and fine-tuning jobs",
+                         heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
+        self._ctx = ctx
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint(name, subject, route, self._answering(handler))
+                for domain in DOMAINS for name, subject, route, handler in domain.ROUTES]
+
+    def _answering(self, handler: JobsHandler) -> Handler:
+        async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+            self.heartbeats.watch(replier)  # a create looks at the input file through the files service
+            try:
+                answer = await handler(self._ctx, envelope)
+            finally:
+                self.heartbeats.forget(replier)
+            await replier.data(_encode(answer))
+
+        return run
