@@ -48,3 +48,14 @@ SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": F
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"
 PROJECTS_BUCKET = "vivian_projects"
+
+# /v1/fine_tuning/jobs (served by the jobs service).
+FINE_TUNING_JOBS_CREATE = "vivian.fine_tuning.jobs.create"
+FINE_TUNING_JOBS_LIST = "vivian.fine_tuning.jobs.list"
+FINE_TUNING_JOBS_RETRIEVE = "vivian.fine_tuning.jobs.retrieve"
+FINE_TUNING_JOBS_CANCEL = "vivian.fine_tuning.jobs.cancel"
+FINE_TUNING_JOBS_EVENTS = "vivian.fine_tuning.jobs.events"
+FINE_TUNING_JOBS_CHECKPOINTS = "vivian.fine_tuning.jobs.checkpoints"
+# Tuned models: their entries (KV, watched by every chat replica) and their adapters (object store).
+FINE_TUNED_BUCKET = "vivian_fine_tuned"
+ADAPTERS_BUCKET = "vivian_adapters"

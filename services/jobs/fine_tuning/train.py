@@ -195,6 +195,8 @@ def train(spec: Spec) -> None:
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
     spec = msgspec.json.decode(Path(sys.argv[1]).read_bytes(), type=Spec)
     started = time.monotonic()
     try:
