@@ -7,6 +7,7 @@ from services.chat.providers.local_llama import LocalLlama
 from services.chat.providers.openai_compat import OpenAICompat
 from shared import registry, telemetry
 from shared.modelconfig import LocalModel, ModelConfig, ModelEntry, OpenAIModel
+from shared.protocol.models import Model
 
 
 def make_provider(entry: ModelEntry, tracer: Tracer | None = None) -> ChatProvider:
@@ -25,3 +26,22 @@ class Registry(registry.Registry[ChatProvider]):
 
     def provider(self, name: str, endpoint: str = "/v1/chat/completions") -> ChatProvider:
         return super().provider(name, endpoint)
+
+    def local_entry(self, model_id: str) -> LocalModel | None:
+        entry = self._by_name.get(model_id)
+        return entry if isinstance(entry, LocalModel) else None
+
+    def add(self, entry: LocalModel, provider: ChatProvider) -> None:
+        """Serve one more model (a fine-tuned one) from now on; its provider is started."""
+        self._providers[entry.id] = provider
+        self._by_name[entry.id] = entry
+        model = Model(id=entry.id, created=entry.created, owned_by=entry.owned_by)
+        self.models.data.append(model)
+        self._models[entry.id] = model
+
+    def remove(self, model_id: str) -> ChatProvider | None:
+        """Stop listing a model added by `add`; its provider is returned for closing."""
+        self._by_name.pop(model_id, None)
+        self._models.pop(model_id, None)
+        self.models.data[:] = [m for m in self.models.data if m.id != model_id]
+        return self._providers.pop(model_id, None)
