@@ -14,6 +14,7 @@ from services.edge.routes import (
     completions,
     embeddings,
     files,
+    fine_tuning,
     health,
     metrics,
     models,
@@ -54,6 +55,7 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(_bus)
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
-    for module in (chat, completions, embeddings, moderations, audio, models, files, uploads, health, metrics):
+    for module in (chat, completions, embeddings, moderations, audio, models, files, uploads, fine_tuning, health,
+                   metrics):
         app.add_routes(module.routes)
     return app
