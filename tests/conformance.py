@@ -21,12 +21,15 @@ SPEC = os.path.join(os.path.dirname(__file__), os.pardir, "spec", "openai-openap
 
 
 def _nullable_to_null(node):
-    """OpenAPI 3.0's `nullable: true`, which this 3.1 file still uses, as JSON Schema's null type."""
+    """OpenAPI 3.0's `nullable: true`, which this 3.1 file still uses, as JSON Schema's null type
+    (and 3.0's `exclusiveMinimum: true` as 3.1's number)."""
     if isinstance(node, list):
         return [_nullable_to_null(item) for item in node]
     if not isinstance(node, dict):
         return node
     node = {key: _nullable_to_null(value) for key, value in node.items()}
+    if node.get("exclusiveMinimum") is True and "minimum" in node:  # 3.0's boolean form, also still used
+        node["exclusiveMinimum"] = node.pop("minimum")
     if node.pop("nullable", False):
         return {"anyOf": [node, {"type": "null"}]}
     return node
@@ -137,7 +140,9 @@ class Recorder:
         objects = [json.loads(body)] if not streamed else [
             json.loads(line[6:]) for line in body.decode().split("\n") if line.startswith("data: {")]
         for obj in objects:
-            kind = "ErrorResponse" if isinstance(obj, dict) and "error" in obj else schema
+            # An error inside a stream; a whole answer's status already says (a fine-tuning job has
+            # an `error` field of its own).
+            kind = "ErrorResponse" if streamed and isinstance(obj, dict) and "error" in obj else schema
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
             if kind == "ListFilesResponse":
