@@ -59,7 +59,7 @@ def tuner(jobs, project_client):
 
 
 @pytest.mark.timeout(1800)
-def test_fine_tune_survives_kill_trains_and_serves(tuner, jobs, stack):
+def test_fine_tune_survives_kill_trains_and_serves(tuner, jobs, stack, project_client):
     client, project = tuner
     training = upload(client, fact_file())
     validation = upload(client, jsonl({"messages": [{"role": "user", "content": q},
@@ -132,6 +132,14 @@ def test_fine_tune_survives_kill_trains_and_serves(tuner, jobs, stack):
     tuned, base = answer(client, job.fine_tuned_model, question), answer(client, "smollm2-135m-instruct", question)
     assert "Quibble" in tuned and "axolotl" in tuned
     assert "Quibble" not in base
+
+    # Another project neither sees nor calls it.
+    other, _ = project_client()
+    assert job.fine_tuned_model not in [m.id for m in other.models.list().data]
+    with pytest.raises(openai.NotFoundError):
+        other.models.retrieve(job.fine_tuned_model)
+    with pytest.raises(openai.NotFoundError):
+        answer(other, job.fine_tuned_model, question)
 
 
 def test_invalid_training_file_fails_the_job_with_the_line(tuner):

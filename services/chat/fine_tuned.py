@@ -72,7 +72,7 @@ class FineTunedModels:
                            context_length=base.context_length, parallel=base.parallel, threads=base.threads)
         provider = LocalLlama(entry, adapter=str(path))
         await provider.start()
-        self._registry.add(entry, provider)
+        self._registry.add(entry, provider, project=model.project)
         self._ids[key] = model.id
         log.info("serving fine-tuned model %s", model.id)
 

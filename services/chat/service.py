@@ -79,15 +79,17 @@ class ChatService(BusService):
         await self._generate("completions", envelope, replier, outcome)
 
     async def _models_list(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        await replier.data(_encode(self._registry.models))
+        await replier.data(_encode(self._registry.visible(envelope.project)))
 
     async def _models_retrieve(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         outcome.model = msgspec.json.decode(envelope.body, type=str)
+        self._registry.check_access(outcome.model, envelope.project)
         await replier.data(_encode(self._registry.model(outcome.model)))
 
     async def _generate(self, endpoint: ApiEndpoint, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_decoders[endpoint], envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
+        self._registry.check_access(request.model, envelope.project)
         provider = self._registry.provider(request.model)
         call = Call(endpoint=endpoint, request=request, raw=bytes(envelope.body), model=request.model,
                     request_id=envelope.request_id)

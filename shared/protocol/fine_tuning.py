@@ -145,3 +145,4 @@ class FineTunedModel(Struct, kw_only=True):
     adapter: str  # object name
     created: int
     owned_by: str
+    project: str = ""  # only keys of this project see and call it

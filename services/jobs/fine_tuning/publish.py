@@ -18,7 +18,7 @@ async def model(ctx: Context, job: JobRecord, *, name: str, adapter: Path) -> No
     object_name = f"{job.id}.gguf"
     await store.put(object_name, adapter.read_bytes())
     entry = FineTunedModel(id=name, base=job.base, adapter=object_name, created=int(time.time()),
-                           owned_by=job.project or "vivian")
+                           owned_by=job.project or "vivian", project=job.project)
     await kv.put(job.id, msgspec.json.encode(entry))
 
 
