@@ -5,6 +5,7 @@ served by the chat service and answering differently from its base; bad files, c
 import base64
 import io
 import json
+import os
 import time
 
 import openai
@@ -47,6 +48,29 @@ def wait(client, job_id: str, until=lambda job: job.status in TERMINAL, timeout:
         time.sleep(1.0)
 
 
+def trainers(job_id: str) -> list[int]:
+    """Pids of training processes of the job (their command line names the job's spec file)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"services.jobs.fine_tuning.train" in cmdline and job_id.encode() in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def gone(job_id: str, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while trainers(job_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def answer(client, model: str, question: str) -> str:
     done = client.chat.completions.create(model=model, messages=[{"role": "user", "content": question}],
                                           temperature=0, max_tokens=40, seed=0)
@@ -78,9 +102,11 @@ def test_fine_tune_survives_kill_trains_and_serves(tuner, jobs, stack, project_c
         return j.status in TERMINAL or client.fine_tuning.jobs.checkpoints.list(j.id).data
 
     assert wait(client, job.id, until=checkpointed, timeout=1200).status == "running"
+    assert trainers(job.id)
     victim = jobs.procs.pop()
     victim.kill()
     victim.wait()
+    assert gone(job.id)  # the trainer died with its service
     start_jobs(stack, jobs, log="jobs-restarted")
 
     job = wait(client, job.id)
@@ -204,8 +230,10 @@ def test_cancel_stops_training_and_other_projects_get_404(tuner, project_client)
         return any(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(j.id).data)
 
     wait(client, job.id, until=training, timeout=900)
+    assert trainers(job.id)
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
+    assert gone(job.id)  # killed within seconds
     time.sleep(5)  # the trainer is killed within a second or so: no step is recorded after that
     steps = len([e for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data if e.type == "metrics"])
     time.sleep(5)
