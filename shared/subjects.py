@@ -61,3 +61,14 @@ PROJECTS_BUCKET = "vivian_projects"
 # JetStream object store: the audio file of a transcription on its way from the edge to the audio
 # service, which deletes it when done (a TTL removes what a crash leaves).
 AUDIO_BUCKET = "vivian_audio"
+
+# /v1/fine_tuning/jobs (served by the jobs service).
+FINE_TUNING_JOBS_CREATE = "vivian.fine_tuning.jobs.create"
+FINE_TUNING_JOBS_LIST = "vivian.fine_tuning.jobs.list"
+FINE_TUNING_JOBS_RETRIEVE = "vivian.fine_tuning.jobs.retrieve"
+FINE_TUNING_JOBS_CANCEL = "vivian.fine_tuning.jobs.cancel"
+FINE_TUNING_JOBS_EVENTS = "vivian.fine_tuning.jobs.events"
+FINE_TUNING_JOBS_CHECKPOINTS = "vivian.fine_tuning.jobs.checkpoints"
+# Tuned models: their entries (KV, watched by every chat replica) and their adapters (object store).
+FINE_TUNED_BUCKET = "vivian_fine_tuned"
+ADAPTERS_BUCKET = "vivian_adapters"

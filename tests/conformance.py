@@ -21,12 +21,15 @@ SPEC = os.path.join(os.path.dirname(__file__), os.pardir, "spec", "openai-openap
 
 
 def _nullable_to_null(node):
-    """OpenAPI 3.0's `nullable: true`, which this 3.1 file still uses, as JSON Schema's null type."""
+    """OpenAPI 3.0's `nullable: true`, which this 3.1 file still uses, as JSON Schema's null type
+    (and 3.0's `exclusiveMinimum: true` as 3.1's number)."""
     if isinstance(node, list):
         return [_nullable_to_null(item) for item in node]
     if not isinstance(node, dict):
         return node
     node = {key: _nullable_to_null(value) for key, value in node.items()}
+    if node.get("exclusiveMinimum") is True and "minimum" in node:  # 3.0's boolean form, also still used
+        node["exclusiveMinimum"] = node.pop("minimum")
     if node.pop("nullable", False):
         return {"anyOf": [node, {"type": "null"}]}
     return node
@@ -75,10 +78,21 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
     if method == "POST" and path == "/audio/translations":
         return "CreateTranslationResponseJson"
-    for verb, pattern, schema in _FILES + _BATCHES:
+    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING:
         if method == verb and re.fullmatch(pattern, path):
             return schema
     return None
+
+
+# /v1/fine_tuning/jobs
+_FINE_TUNING = [
+    ("POST", r"/fine_tuning/jobs", "FineTuningJob"),
+    ("GET", r"/fine_tuning/jobs", "ListPaginatedFineTuningJobsResponse"),
+    ("GET", r"/fine_tuning/jobs/[^/]+", "FineTuningJob"),
+    ("POST", r"/fine_tuning/jobs/[^/]+/cancel", "FineTuningJob"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
+]
 
 
 # /v1/files and /v1/uploads; `GET /files/{id}/content` is the file's own bytes, not JSON.
@@ -146,7 +160,9 @@ class Recorder:
         objects = [json.loads(body)] if not streamed else [
             json.loads(line[6:]) for line in body.decode().split("\n") if line.startswith("data: {")]
         for obj in objects:
-            kind = "ErrorResponse" if isinstance(obj, dict) and "error" in obj else schema
+            # An error inside a stream; a whole answer's status already says (a fine-tuning job has
+            # an `error` field of its own).
+            kind = "ErrorResponse" if streamed and isinstance(obj, dict) and "error" in obj else schema
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
             if kind in ("ListFilesResponse", "ListBatchesResponse"):

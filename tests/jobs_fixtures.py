@@ -32,7 +32,8 @@ def jobs_env(stack: Stack, files: FilesDeployment, **extra: str) -> dict[str, st
     """Settings for a jobs service on `stack`'s bus, keeping its records in the files service's
     database (collections of its own)."""
     return {"VIVIAN_NATS_URL": stack.nats_url, "VIVIAN_MONGO_URL": files.settings.mongo_url,
-            "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **extra}
+            "VIVIAN_HEARTBEAT_INTERVAL": "0.5", "VIVIAN_MODELS": os.path.join(stack.home, "models.toml"),
+            "VIVIAN_FINE_TUNING_DIR": os.path.join(stack.home, "fine_tuning"), **extra}
 
 
 def start_jobs(stack: Stack, deployment: JobsDeployment, *, log: str = "jobs") -> subprocess.Popen:

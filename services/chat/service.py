@@ -10,6 +10,7 @@ from opentelemetry.trace import TracerProvider
 
 from services import bus_service
 from services.bus_service import BusService, Endpoint
+from services.chat.fine_tuned import FineTunedModels
 from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
 from services.chat.registry import Registry
@@ -38,6 +39,7 @@ class ChatService(BusService):
         self._running: dict[str, tuple[Call, asyncio.Task]] = {}
         self._client_gone: set[str] = set()  # request ids whose client disconnected
         self._cancel_sub = None
+        self._fine_tuned: FineTunedModels | None = None
 
     def endpoints(self) -> list[Endpoint]:
         return [
@@ -49,10 +51,14 @@ class ChatService(BusService):
 
     async def start(self) -> None:
         self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
+        self._fine_tuned = FineTunedModels(self._registry, self.nc.jetstream())
+        await self._fine_tuned.start()
         await super().start()
 
     async def stop(self, *, drain_timeout: float = 20.0) -> None:
         await super().stop(drain_timeout=drain_timeout)
+        if self._fine_tuned is not None:
+            await self._fine_tuned.stop()
         if self._cancel_sub is not None:
             await self._cancel_sub.unsubscribe()
 
@@ -73,15 +79,17 @@ class ChatService(BusService):
         await self._generate("completions", envelope, replier, outcome)
 
     async def _models_list(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        await replier.data(_encode(self._registry.models))
+        await replier.data(_encode(self._registry.visible(envelope.project)))
 
     async def _models_retrieve(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         outcome.model = msgspec.json.decode(envelope.body, type=str)
+        self._registry.check_access(outcome.model, envelope.project)
         await replier.data(_encode(self._registry.model(outcome.model)))
 
     async def _generate(self, endpoint: ApiEndpoint, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_decoders[endpoint], envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
+        self._registry.check_access(request.model, envelope.project)
         provider = self._registry.provider(request.model)
         call = Call(endpoint=endpoint, request=request, raw=bytes(envelope.body), model=request.model,
                     request_id=envelope.request_id)

@@ -15,6 +15,7 @@ from services.edge.routes import (
     completions,
     embeddings,
     files,
+    fine_tuning,
     health,
     images,
     metrics,
@@ -57,6 +58,6 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
     for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, batches,
-                   health, metrics):
+                   fine_tuning, health, metrics):
         app.add_routes(module.routes)
     return app

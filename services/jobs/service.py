@@ -13,6 +13,7 @@ from opentelemetry.trace import TracerProvider
 
 from services.bus_service import BusService, Endpoint, Handler
 from services.jobs import batches
+from services.jobs.fine_tuning import api as fine_tuning
 from services.jobs.context import Context
 from services.outcome import Outcome
 from shared import subjects
@@ -38,7 +39,7 @@ class Domain(Protocol):
     async def start(self, ctx: Context) -> list[Running]: ...
 
 
-DOMAINS: tuple[Domain, ...] = (batches,)
+DOMAINS: tuple[Domain, ...] = (batches, fine_tuning)
 
 
 class JobsService(BusService):

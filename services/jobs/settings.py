@@ -23,3 +23,9 @@ class JobsSettings(msgspec.Struct, kw_only=True):
     batch_line_concurrency: int = 4  # lines of one chunk in flight at once
     batch_model_concurrency: int = 4  # batch lines in flight per model in one replica
     batch_stop_grace: float = 2.0  # seconds a cancel or an expiry gives running lines to be saved
+    # Fine-tuning (see README, "Fine-tuning")
+    models: str = ""  # the model config (VIVIAN_MODELS, as the chat service reads it); config/models.toml when empty
+    fine_tuning_dir: str = ""  # where training runs keep files and checkpoints; ~/.vivian/fine_tuning when empty
+    fine_tuning_workers: int = 1  # trainings one replica runs at once (each takes ~2 GB and the CPU)
+    fine_tuning_threads: int = 2  # torch threads per training
+    fine_tuning_max_attempts: int = 3  # starts (first run + resumes after a restart) before a job is failed

@@ -44,6 +44,7 @@ def start_jobs(home: str, *, nats_url: str, mongo_url: str, started: list[subpro
     """The jobs service (/v1/batches), its records beside the files service's."""
     log = os.path.join(home, "logs", "jobs.log")
     jobs = processes.spawn_module("services.jobs", log_path=log, env={
-        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url})
+        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url,
+        "VIVIAN_FINE_TUNING_DIR": os.path.join(home, "fine_tuning")})
     started.append(jobs)
     processes.wait_for_line(log, "serving jobs", proc=jobs, timeout=60)

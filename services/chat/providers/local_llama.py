@@ -25,8 +25,9 @@ _END = object()
 
 
 class LocalLlama:
-    def __init__(self, entry: LocalModel) -> None:
+    def __init__(self, entry: LocalModel, *, adapter: str | None = None) -> None:
         self._entry = entry
+        self._adapter = adapter  # a GGUF LoRA adapter applied over the model (a fine-tuned model)
         self._server = None
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"llama-{entry.id}")
 
@@ -47,6 +48,8 @@ class LocalLlama:
         params.verbosity = 0
         params.cache_ram_mib = 0  # the prompt cache grows without bound otherwise
         params.model_alias = {self._entry.id}
+        if self._adapter is not None:
+            params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(self._adapter, 1.0)]
         return xllamacpp.Server(params)
 
     async def close(self) -> None:

@@ -1,0 +1,63 @@
+"""POST/GET /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs/{id}, POST …/{id}/cancel,
+GET …/{id}/events and GET …/{id}/checkpoints (served by the jobs service)."""
+
+import msgspec
+from aiohttp import web
+
+from services.edge.relay import forward
+from services.edge.routes.body import read_json
+from shared import errors, subjects
+from shared.protocol.fine_tuning import JobCreateRequest, ListQuery
+
+_encode = msgspec.json.Encoder().encode
+_create = msgspec.json.Decoder(JobCreateRequest)
+routes = web.RouteTableDef()
+
+
+def _query(request: web.Request, job: str = "") -> bytes:
+    """`after`, `limit` and (for the jobs list) `metadata[key]=value` as the SDK sends them."""
+    values: dict = {"job": job}
+    metadata = {}
+    for name, value in request.query.items():
+        if name.startswith("metadata[") and name.endswith("]"):
+            metadata[name[len("metadata["):-1]] = value
+        elif name in ("after", "limit"):
+            values[name] = value
+    if metadata:
+        values["metadata"] = metadata
+    try:
+        return _encode(msgspec.convert(values, ListQuery, strict=False))
+    except msgspec.ValidationError as err:
+        raise errors.from_validation(err) from None
+
+
+@routes.post("/v1/fine_tuning/jobs")
+async def create(request: web.Request) -> web.StreamResponse:
+    body, job = await read_json(request, _create)
+    return await forward(request, subjects.FINE_TUNING_JOBS_CREATE, body, model=job.model)
+
+
+@routes.get("/v1/fine_tuning/jobs")
+async def list_jobs(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_LIST, _query(request))
+
+
+@routes.get("/v1/fine_tuning/jobs/{job_id}")
+async def retrieve(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_RETRIEVE, _encode(request.match_info["job_id"]))
+
+
+@routes.post("/v1/fine_tuning/jobs/{job_id}/cancel")
+async def cancel(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_CANCEL, _encode(request.match_info["job_id"]))
+
+
+@routes.get("/v1/fine_tuning/jobs/{job_id}/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_EVENTS, _query(request, request.match_info["job_id"]))
+
+
+@routes.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
+async def checkpoints(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_CHECKPOINTS,
+                         _query(request, request.match_info["job_id"]))

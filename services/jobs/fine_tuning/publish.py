@@ -1,0 +1,31 @@
+"""A tuned model made servable: its adapter GGUF goes to the NATS object store `ADAPTERS_BUCKET`,
+then its entry to the KV bucket `FINE_TUNED_BUCKET`, which every chat replica watches."""
+
+import time
+from pathlib import Path
+
+import msgspec
+from nats.js.errors import NotFoundError
+
+from services.jobs.context import Context
+from services.jobs.fine_tuning.records import JobRecord
+from shared.fine_tuned import buckets
+from shared.protocol.fine_tuning import FineTunedModel
+
+
+async def model(ctx: Context, job: JobRecord, *, name: str, adapter: Path) -> None:
+    kv, store = await buckets(ctx.js)
+    object_name = f"{job.id}.gguf"
+    await store.put(object_name, adapter.read_bytes())
+    entry = FineTunedModel(id=name, base=job.base, adapter=object_name, created=int(time.time()),
+                           owned_by=job.project or "vivian", project=job.project)
+    await kv.put(job.id, msgspec.json.encode(entry))
+
+
+async def withdraw(ctx: Context, job_id: str) -> None:
+    kv, store = await buckets(ctx.js)
+    await kv.delete(job_id)
+    try:
+        await store.delete(f"{job_id}.gguf")
+    except NotFoundError:
+        pass
