@@ -10,7 +10,6 @@ direct and the Vivian runs taking turns so both see the same machine. Prints one
 
 import argparse
 import asyncio
-import io
 import os
 import statistics
 import tempfile

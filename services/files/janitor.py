@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from services.files import staging, uploads
 from services.files.context import Context
-from services.files.records import ObjectRecord, Table
+from services.files.records import ObjectRecord
+from services.records import Table
 
 log = logging.getLogger("files")
 

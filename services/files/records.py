@@ -8,27 +8,14 @@ A record is written *before* its bytes (state `staged`), so every object in the 
 that points at it and a sweep can always find what a crash left behind. Clients see only `ready`.
 """
 
-import secrets
-import string
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 import msgspec
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
+from pymongo import ASCENDING, AsyncMongoClient
+
+from services.records import Table
 
 NEVER = 2**62  # `expires_by` of what never expires
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def new_id(prefix: str) -> str:
-    # 24 base-62 characters: 142 random bits, shaped like OpenAI's `file-…` ids.
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
-
-
-def sequence(created_ns: int, record_id: str) -> str:
-    """The listing order: creation time, ties broken by id. One string, so a page cursor is one
-    `$lt`/`$gt` comparison."""
-    return f"{created_ns:020d}{record_id}"
 
 
 class ObjectRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
@@ -65,43 +52,6 @@ class UploadRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     file_id: str = ""
     file_expires_after: int = 0  # seconds; 0: the purpose's default
     claimed_at: int = 0  # when completion began
-
-
-T = TypeVar("T", ObjectRecord, UploadRecord)
-
-
-class Table(Generic[T]):
-    """One collection of typed records."""
-
-    def __init__(self, collection: AsyncCollection, record_type: type[T]) -> None:
-        self.collection = collection
-        self._type = record_type
-
-    def _load(self, doc: dict | None) -> T | None:
-        return None if doc is None else msgspec.convert(doc, self._type)
-
-    async def insert(self, record: T) -> None:
-        await self.collection.insert_one(msgspec.to_builtins(record))
-
-    async def get(self, query: dict) -> T | None:
-        return self._load(await self.collection.find_one(query))
-
-    async def find(self, query: dict, *, sort: list[tuple[str, int]] | None = None, limit: int = 0) -> list[T]:
-        cursor = self.collection.find(query)
-        if sort:
-            cursor = cursor.sort(sort)
-        if limit:
-            cursor = cursor.limit(limit)
-        return [msgspec.convert(doc, self._type) async for doc in cursor]
-
-    async def update(self, query: dict, values: dict) -> T | None:
-        """`$set` `values` on the first record matching `query`, atomically; the record after, or None
-        when none matched (someone else changed it first)."""
-        return self._load(await self.collection.find_one_and_update(
-            query, {"$set": values}, return_document=ReturnDocument.AFTER))
-
-    async def delete(self, query: dict) -> int:
-        return (await self.collection.delete_many(query)).deleted_count
 
 
 class Records:

@@ -10,7 +10,7 @@ appear exactly once in the output, however many times its task was delivered.
 
 import msgspec
 
-from services.jobs.records import Table
+from services.records import Table
 from shared.protocol.batches import (
     Batch,
     BatchError,

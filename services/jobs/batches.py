@@ -13,7 +13,7 @@ from services.jobs import tasks
 from services.jobs.batch_records import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
 from services.jobs.batch_work import KIND, BatchWork, queue
 from services.jobs.context import Context
-from services.jobs.records import new_id, sequence
+from services.records import new_id, sequence
 from shared import errors, subjects
 from shared.protocol.batches import Batch, BatchCreateRequest, BatchList, BatchListQuery
 from shared.protocol.bus import Envelope

@@ -13,7 +13,7 @@ from services import bus_service
 from services.jobs.context import Context
 from services.jobs.fine_tuning import runner
 from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
-from services.jobs.records import new_id, sequence
+from services.records import new_id, sequence
 from shared import errors, modelconfig, subjects
 from shared.protocol.bus import Envelope
 from shared.protocol.fine_tuning import (

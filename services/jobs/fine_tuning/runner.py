@@ -26,7 +26,7 @@ from services.jobs.context import Context
 from services.jobs.fine_tuning import dataset, publish
 from services.jobs.fine_tuning.records import TERMINAL, CheckpointRecord, JobRecord, Tables
 from services.jobs.fine_tuning.train import Event, Spec
-from services.jobs.records import sequence
+from services.records import sequence
 from shared import errors, modelconfig
 
 log = logging.getLogger("jobs")

@@ -100,7 +100,6 @@ def batches(rows, size: int, pad_id: int):
 
 def loss_and_accuracy(model, input_ids, mask, labels):
     """Mean loss over the labelled tokens and the share of them the model predicts exactly."""
-    import torch
 
     out = model(input_ids=input_ids, attention_mask=mask, labels=labels)
     target = labels[:, 1:]
