@@ -4,8 +4,8 @@ import msgspec
 from aiohttp import web
 
 from services.edge.relay import forward
-from services.edge.routes.body import read_json
-from shared import errors, subjects
+from services.edge.routes.body import convert, read_json
+from shared import subjects
 from shared.protocol.batches import BatchCreateRequest, BatchListQuery
 
 _decoder = msgspec.json.Decoder(BatchCreateRequest)
@@ -21,10 +21,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/v1/batches")
 async def list_batches(request: web.Request) -> web.StreamResponse:
-    try:
-        query = msgspec.convert(dict(request.query), BatchListQuery, strict=False)
-    except msgspec.ValidationError as err:
-        raise errors.from_validation(err) from None
+    query = convert(dict(request.query), BatchListQuery)
     return await forward(request, subjects.BATCHES_LIST, _encode(query))
 
 

@@ -19,3 +19,12 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder) -> tupl
         return body, decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
         raise errors.from_validation(err) from None
+
+
+def convert(values: dict, cls: type[T]) -> T:
+    """Query-string or form values (all strings) as `cls`, converted leniently ("10" → 10); what does
+    not fit becomes a 400 naming the field."""
+    try:
+        return msgspec.convert(values, cls, strict=False)
+    except msgspec.ValidationError as err:
+        raise errors.from_validation(err) from None

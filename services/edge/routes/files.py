@@ -10,6 +10,7 @@ from aiohttp import web
 from services.edge import transfer
 from services.edge.relay import forward
 from services.edge.routes import form
+from services.edge.routes.body import convert
 from shared import errors, subjects
 from shared.protocol.files import (
     Download,
@@ -77,10 +78,7 @@ def _expires_after(fields: dict[str, str]) -> ExpiresAfter | None:
 
 @routes.get("/v1/files")
 async def list_files(request: web.Request) -> web.StreamResponse:
-    try:
-        query = msgspec.convert(dict(request.query), FileListQuery, strict=False)
-    except msgspec.ValidationError as err:
-        raise errors.from_validation(err) from None
+    query = convert(dict(request.query), FileListQuery)
     return await forward(request, subjects.FILES_LIST, _encode(query))
 
 

@@ -5,8 +5,8 @@ import msgspec
 from aiohttp import web
 
 from services.edge.relay import forward
-from services.edge.routes.body import read_json
-from shared import errors, subjects
+from services.edge.routes.body import convert, read_json
+from shared import subjects
 from shared.protocol.fine_tuning import JobCreateRequest, ListQuery
 
 _encode = msgspec.json.Encoder().encode
@@ -25,10 +25,7 @@ def _query(request: web.Request, job: str = "") -> bytes:
             values[name] = value
     if metadata:
         values["metadata"] = metadata
-    try:
-        return _encode(msgspec.convert(values, ListQuery, strict=False))
-    except msgspec.ValidationError as err:
-        raise errors.from_validation(err) from None
+    return _encode(convert(values, ListQuery))
 
 
 @routes.post("/v1/fine_tuning/jobs")

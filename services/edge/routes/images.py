@@ -14,7 +14,7 @@ from services.edge import transfer
 from services.edge.context import SETTINGS
 from services.edge.relay import forward
 from services.edge.routes import form
-from services.edge.routes.body import read_json
+from services.edge.routes.body import convert, read_json
 from shared import errors, subjects
 from shared.protocol.files import Download, StageRequest, StageTarget
 from shared.protocol.images import (
@@ -98,10 +98,7 @@ def _check(fields: list[tuple[str, str]], files: list[ImageInput], *, needs_prom
     if not any(f.field in ("image", "image[]") for f in files):
         raise errors.invalid_request("Missing required parameter: 'image'.", param="image",
                                      code="missing_required_parameter")
-    try:
-        parsed = msgspec.convert(dict(fields), _FormFields, strict=False)
-    except msgspec.ValidationError as err:
-        raise errors.from_validation(err) from None
+    parsed = convert(dict(fields), _FormFields)
     if needs_prompt and parsed.prompt is None:
         raise errors.invalid_request("Missing required parameter: 'prompt'.", param="prompt",
                                      code="missing_required_parameter")
