@@ -74,6 +74,8 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         if streamed:
             return "ImageEditStreamEvent" if path == "/images/edits" else "ImageGenStreamEvent"
         return "ImagesResponse"
+    if method == "POST" and path == "/audio/speech":  # the file itself, unless it comes as events
+        return "CreateSpeechResponseStreamEvent" if streamed else None
     if method == "POST" and path == "/audio/transcriptions":
         return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
     if method == "POST" and path == "/audio/translations":

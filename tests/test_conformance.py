@@ -1,4 +1,4 @@
-"""Every chat, completions and models answer of this test run fits OpenAI's schemas.
+"""Every answer of this test run that the recording SDK clients saw fits OpenAI's schemas.
 
 Runs last (see conftest.py): by then the SDK clients have recorded every answer they received.
 """
@@ -10,7 +10,9 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "OpenAIFile", "ListFilesResponse", "DeleteFileResponse", "Upload", "UploadPart",
          "CreateTranscriptionResponseJson", "CreateTranscriptionResponseVerboseJson",
          "CreateTranscriptionResponseStreamEvent", "CreateTranslationResponseJson",
-         "CreateTranslationResponseVerboseJson", "Batch", "ListBatchesResponse"]
+         "CreateTranslationResponseVerboseJson", "CreateSpeechResponseStreamEvent", "ImagesResponse",
+         "ImageGenStreamEvent", "Batch", "ListBatchesResponse", "FineTuningJob", "ListPaginatedFineTuningJobsResponse",
+         "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

@@ -76,3 +76,24 @@ def test_a_chat_model_cannot_speak(client):
     with pytest.raises(openai.NotFoundError) as caught:
         client.audio.speech.create(model="gpt-4", voice="alloy", input=TEXT)
     assert "/v1/audio/speech" in caught.value.body["message"]
+
+
+def test_sse_stream_carries_the_file_in_events(client):
+    """`stream_format: "sse"`: `speech.audio.delta` events whose pieces make the file the plain
+    answer is, then `speech.audio.done` with usage; no `[DONE]` line (OpenAI sends none)."""
+    import base64
+    import json
+
+    plain = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT, response_format="wav").content
+    streamed = client.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input=TEXT, response_format="wav",
+                                          stream_format="sse")
+    assert streamed.response.headers["content-type"] == "text/event-stream"
+    lines = [line for line in streamed.content.decode().split("\n") if line]
+    assert all(line.startswith("data: {") for line in lines)
+    events = [json.loads(line[6:]) for line in lines]
+    assert [e["type"] for e in events[:-1]] == ["speech.audio.delta"] * (len(events) - 1) and len(events) > 1
+    assert events[-1] == {"type": "speech.audio.done",
+                          "usage": {"input_tokens": len(TEXT), "output_tokens": 0, "total_tokens": len(TEXT)}}
+    # The pieces make a whole file (eSpeak's output varies by a few samples from run to run).
+    duration, rate = decoded(b"".join(base64.b64decode(e["audio"]) for e in events[:-1]))
+    assert rate == decoded(plain)[1] and abs(duration - decoded(plain)[0]) < 0.1

@@ -13,6 +13,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
 from services import bus_service
+from services.audio import speech_events
 from services.bus_service import BusService, Endpoint
 from services.outcome import Outcome
 from shared import audiostore, errors, subjects
@@ -83,6 +84,9 @@ class AudioService(BusService):
         try:
             content_type, pieces = await provider.speak(request, raw=bytes(envelope.body),
                                                         request_id=envelope.request_id)
+            if request.stream_format == "sse" and content_type != speech_events.CONTENT_TYPE:
+                # a local voice: the file's pieces as OpenAI's speech events (an upstream sends its own)
+                content_type, pieces = speech_events.CONTENT_TYPE, speech_events.events(pieces, request.input)
             first = True
             async for piece in pieces:
                 await replier.blob(piece, content_type=content_type if first else "")

@@ -108,3 +108,19 @@ class TranscriptTextDelta(Struct, kw_only=True, tag="transcript.text.delta", tag
 class TranscriptTextDone(Struct, kw_only=True, omit_defaults=True, tag="transcript.text.done", tag_field="type"):
     text: str
     usage: UsageTokens | None = None
+
+
+class SpeechAudioDelta(Struct, kw_only=True, tag="speech.audio.delta", tag_field="type"):
+    """A piece of the encoded audio file, when `stream_format` is `sse`."""
+
+    audio: str  # base64
+
+
+class SpeechUsage(Struct, kw_only=True):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class SpeechAudioDone(Struct, kw_only=True, tag="speech.audio.done", tag_field="type"):
+    usage: SpeechUsage

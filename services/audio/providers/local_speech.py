@@ -36,10 +36,6 @@ class LocalSpeech:
         if voice not in VOICES:
             raise errors.invalid_request(f"Invalid value for 'voice': {voice!r}. Supported voices are "
                                          f"{', '.join(VOICES)}.", param="voice", code="invalid_value")
-        if request.stream_format == "sse":
-            raise errors.invalid_request("stream_format 'sse' is not supported by this model; use 'audio'.",
-                                         param="stream_format")
-
         def render() -> bytes:
             samples = self._engine.synthesize(request.input, voice=voice, speed=request.speed)
             return encode.encode(samples, SAMPLE_RATE, request.response_format)
