@@ -1,4 +1,5 @@
-"""Micro-batching: items submitted within a short window run through the model together."""
+"""Micro-batching: items submitted while the model is busy, or within a short window of each other,
+run through the model together."""
 
 import asyncio
 from collections.abc import Callable
@@ -10,36 +11,37 @@ R = TypeVar("R")
 
 
 class Batcher(Generic[T, R]):
-    """`submit(item)` resolves to `run([...items])[i]`. The first item of a batch waits `window`
-    seconds for company; a full batch (`size` items) goes at once. `run` happens in `pool`."""
+    """`submit(item)` resolves to `run([...items])[i]`, `run` happening in `pool`, one batch at a
+    time. While a batch runs, what comes in waits for it and then goes as the next batch (up to
+    `size` items) at once; an item that finds the model idle waits `window` seconds for company,
+    or less if `size` items come first. Queueing small batches behind a running one instead would
+    run the model on many small batches under load, far below its batched speed."""
 
     def __init__(self, run: Callable[[list[T]], list[R]], *, pool: Executor, size: int, window: float) -> None:
         self._run, self._pool, self._size, self._window = run, pool, size, window
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._timer: asyncio.Handle | None = None
-        self._running: set[asyncio.Task] = set()  # held so a running batch is not garbage-collected
+        self._running: asyncio.Task | None = None  # the batch in the model (held: not garbage-collected)
 
     def submit(self, item: T) -> asyncio.Future[R]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((item, future))
-        if len(self._pending) >= self._size:
-            self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self._window, self._flush)
+        if self._running is None:
+            if len(self._pending) >= self._size:
+                self._flush()
+            elif self._timer is None:
+                self._timer = loop.call_later(self._window, self._flush)
         return future
 
     def _flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._running is not None or not self._pending:
+            return  # the running batch's end flushes again
         batch, self._pending = self._pending[: self._size], self._pending[self._size :]
-        if self._pending:  # more than a batch came in at once
-            self._timer = asyncio.get_running_loop().call_soon(self._flush)
-        if batch:
-            task = asyncio.ensure_future(self._execute(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        self._running = asyncio.ensure_future(self._execute(batch))
 
     async def _execute(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
@@ -49,6 +51,10 @@ class Batcher(Generic[T, R]):
                 if not future.done():
                     future.set_exception(err)
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._running = None
+            self._flush()  # what came in meanwhile has waited long enough
