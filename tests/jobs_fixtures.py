@@ -51,8 +51,9 @@ def stop_jobs(deployment: JobsDeployment) -> None:
 
 @pytest.fixture(scope="session")
 def jobs(stack, files) -> Iterator[JobsDeployment]:
-    """The jobs service on the session stack (its edge serves /v1/batches)."""
-    deployment = JobsDeployment(jobs_env(stack, files))
+    """The jobs service on the session stack (its edge serves /v1/batches), with the relay's key
+    (fine-tuning jobs of `relay-smollm2` go to that upstream)."""
+    deployment = JobsDeployment(jobs_env(stack, files, **getattr(stack, "relay_env", {})))
     start_jobs(stack, deployment)
     try:
         yield deployment

@@ -199,9 +199,9 @@ def test_bad_requests_are_400_with_param(tuner):
     with pytest.raises(openai.NotFoundError) as err:
         client.fine_tuning.jobs.create(model="no-such-model", training_file=good.id)
     assert err.value.body["param"] == "model"
-    with pytest.raises(openai.BadRequestError) as err:  # an upstream model: not fine-tuned through us (yet)
-        client.fine_tuning.jobs.create(model="relay-smollm2", training_file=good.id)
-    assert err.value.body["param"] == "model" and "upstream" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:  # an upstream model, but not a chat one
+        client.fine_tuning.jobs.create(model="relay-embeddings", training_file=good.id)
+    assert err.value.body["param"] == "model" and "not a chat model" in err.value.body["message"]
     with pytest.raises(openai.BadRequestError) as err:
         client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=good.id,
                                        method={"type": "dpo"})

@@ -1,7 +1,8 @@
 """Fine-tuned models, served as they appear: the jobs service puts each tuned model's entry in the
 KV bucket `FINE_TUNED_BUCKET` and its LoRA adapter (GGUF) in the object store `ADAPTERS_BUCKET`;
 every chat replica watches the bucket, fetches the adapter and loads base model + adapter
-(llama.cpp applies the adapter at scale 1). A deleted entry stops being served."""
+(llama.cpp applies the adapter at scale 1). A model tuned on an upstream has no adapter: it is
+routed to that upstream by an `OpenAICompat` provider. A deleted entry stops being served."""
 
 import asyncio
 import logging
@@ -14,9 +15,10 @@ from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 
 from services.chat.providers.local_llama import LocalLlama
+from services.chat.providers.openai_compat import OpenAICompat
 from services.chat.registry import Registry
 from shared.fine_tuned import buckets
-from shared.modelconfig import LocalModel
+from shared.modelconfig import LocalModel, OpenAIModel
 from shared.protocol.fine_tuning import FineTunedModel
 
 log = logging.getLogger("chat")
@@ -27,7 +29,7 @@ class FineTunedModels:
     def __init__(self, registry: Registry, js: JetStreamContext) -> None:
         self._registry, self._js = registry, js
         self._dir = Path(tempfile.mkdtemp(prefix="vivian-adapters-"))
-        self._ids: dict[str, str] = {}  # KV key (job id) → model id
+        self._ids: dict[str, tuple[str, str]] = {}  # KV key (job id) → (model id, project)
         self._task: asyncio.Task | None = None
         self._watcher = None
         self._store = None
@@ -60,6 +62,9 @@ class FineTunedModels:
                 log.exception("could not serve the fine-tuned model of %s", entry.key)
 
     async def _add(self, key: str, model: FineTunedModel) -> None:
+        if model.upstream is not None:
+            await self._add_upstream(key, model)
+            return
         base = self._registry.local_entry(model.base)
         if base is None:
             log.warning("fine-tuned model %s: base %s is not a local model here; not served", model.id, model.base)
@@ -73,13 +78,25 @@ class FineTunedModels:
         provider = LocalLlama(entry, adapter=str(path))
         await provider.start()
         self._registry.add(entry, provider, project=model.project)
-        self._ids[key] = model.id
+        self._ids[key] = (model.id, model.project)
         log.info("serving fine-tuned model %s", model.id)
 
+    async def _add_upstream(self, key: str, model: FineTunedModel) -> None:
+        """A model tuned upstream: routed there, under its upstream name, with the base's key."""
+        await self._remove(key)
+        up = model.upstream
+        entry = OpenAIModel(id=model.id, owned_by=model.owned_by, created=model.created, base_url=up.base_url,
+                            api_key_env=up.api_key_env, upstream_model=up.upstream_model, timeout=up.timeout)
+        provider = OpenAICompat(entry)
+        await provider.start()
+        self._registry.add(entry, provider, project=model.project)
+        self._ids[key] = (model.id, model.project)
+        log.info("serving fine-tuned model %s from %s", model.id, up.base_url)
+
     async def _remove(self, key: str) -> None:
-        model_id = self._ids.pop(key, None)
-        if model_id is None:
+        found = self._ids.pop(key, None)
+        if found is None:
             return
-        provider = self._registry.remove(model_id)
+        provider = self._registry.remove(*found)
         if provider is not None:
             await provider.close()

@@ -1,5 +1,7 @@
 """The chat service's models: local llama.cpp models and OpenAI-compatible upstreams."""
 
+from typing import NamedTuple
+
 from opentelemetry.trace import Tracer, TracerProvider
 
 from services.chat.providers.base import ChatProvider
@@ -8,6 +10,12 @@ from services.chat.providers.openai_compat import OpenAICompat
 from shared import errors, registry, telemetry
 from shared.modelconfig import LocalModel, ModelConfig, ModelEntry, OpenAIModel
 from shared.protocol.models import Model, ModelList
+
+
+class Tuned(NamedTuple):
+    entry: LocalModel | OpenAIModel
+    provider: ChatProvider
+    model: Model
 
 
 def make_provider(entry: ModelEntry, tracer: Tracer | None = None) -> ChatProvider:
@@ -23,40 +31,44 @@ class Registry(registry.Registry[ChatProvider]):
     def __init__(self, config: ModelConfig, *, tracer_provider: TracerProvider | None = None) -> None:
         tracer = telemetry.tracer(tracer_provider, "vivian.chat")
         super().__init__(config, apis={"chat"}, make_provider=lambda entry: make_provider(entry, tracer))
-        self._owners: dict[str, str] = {}  # tuned model id → the project it belongs to
+        # tuned model id → project → what serves it: tuned models are per project, so two projects'
+        # models of one name (a model tuned upstream, mirrored by its own Vivian) never meet.
+        self._tuned: dict[str, dict[str, Tuned]] = {}
 
-    def provider(self, name: str, endpoint: str = "/v1/chat/completions") -> ChatProvider:
+    def provider(self, name: str, endpoint: str = "/v1/chat/completions", project: str | None = None) -> ChatProvider:
+        if (tuned := self._tuned.get(name)) and project in tuned:
+            return tuned[project].provider
         return super().provider(name, endpoint)
+
+    def model(self, name: str, project: str | None = None) -> Model:
+        if (tuned := self._tuned.get(name)) and project in tuned:
+            return tuned[project].model
+        return super().model(name)
 
     def visible(self, project: str) -> ModelList:
         """The models a key of `project` may list: every configured one, and its own tuned ones."""
-        if not self._owners:
+        if not self._tuned:
             return self.models
-        return ModelList(data=[m for m in self.models.data if self._owners.get(m.id, project) == project])
+        return ModelList(data=[*self.models.data, *(t[project].model for t in self._tuned.values() if project in t)])
 
     def check_access(self, name: str, project: str) -> None:
         """A tuned model of another project does not exist, as far as this project can tell."""
-        if self._owners.get(name, project) != project:
+        if name in self._tuned and project not in self._tuned[name] and name not in self._by_name:
             raise errors.model_not_found(name)
 
     def local_entry(self, model_id: str) -> LocalModel | None:
         entry = self._by_name.get(model_id)
         return entry if isinstance(entry, LocalModel) else None
 
-    def add(self, entry: LocalModel, provider: ChatProvider, *, project: str) -> None:
+    def add(self, entry: LocalModel | OpenAIModel, provider: ChatProvider, *, project: str) -> None:
         """Serve one more model (a fine-tuned one, for `project` only) from now on; its provider is
         started."""
-        self._owners[entry.id] = project
-        self._providers[entry.id] = provider
-        self._by_name[entry.id] = entry
         model = Model(id=entry.id, created=entry.created, owned_by=entry.owned_by)
-        self.models.data.append(model)
-        self._models[entry.id] = model
+        self._tuned.setdefault(entry.id, {})[project] = Tuned(entry, provider, model)
 
-    def remove(self, model_id: str) -> ChatProvider | None:
-        """Stop listing a model added by `add`; its provider is returned for closing."""
-        self._by_name.pop(model_id, None)
-        self._models.pop(model_id, None)
-        self._owners.pop(model_id, None)
-        self.models.data[:] = [m for m in self.models.data if m.id != model_id]
-        return self._providers.pop(model_id, None)
+    def remove(self, model_id: str, project: str) -> ChatProvider | None:
+        """Stop serving a model added by `add`; its provider is returned for closing."""
+        tuned = self._tuned.get(model_id, {}).pop(project, None)
+        if model_id in self._tuned and not self._tuned[model_id]:
+            del self._tuned[model_id]
+        return tuned.provider if tuned else None

@@ -84,13 +84,13 @@ class ChatService(BusService):
     async def _models_retrieve(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         outcome.model = msgspec.json.decode(envelope.body, type=str)
         self._registry.check_access(outcome.model, envelope.project)
-        await replier.data(_encode(self._registry.model(outcome.model)))
+        await replier.data(_encode(self._registry.model(outcome.model, envelope.project)))
 
     async def _generate(self, endpoint: ApiEndpoint, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_decoders[endpoint], envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
         self._registry.check_access(request.model, envelope.project)
-        provider = self._registry.provider(request.model)
+        provider = self._registry.provider(request.model, project=envelope.project)
         call = Call(endpoint=endpoint, request=request, raw=bytes(envelope.body), model=request.model,
                     request_id=envelope.request_id)
         log.debug("request_id=%s %s model=%s stream=%s", call.request_id, endpoint, call.model, outcome.stream)

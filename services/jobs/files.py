@@ -84,6 +84,17 @@ class Files:
             if partial:
                 yield offset, bytes(partial)
 
+    async def chunks(self, file_id: str, *, project: str, request_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes as they arrive from the object store (to send them on as a stream)."""
+        source = await self.call(subjects.FILES_CONTENT, file_id, _download, project=project, request_id=request_id)
+        async with self.http.get(source.url) as response:
+            if response.status != 200:
+                log.error("request_id=%s object store GET failed: %d", request_id, response.status)
+                raise errors.ApiError(502, "The object store did not return the file.", type="server_error",
+                                      code="storage_error")
+            async for chunk in response.content.iter_chunked(READ_BYTES):
+                yield chunk
+
     def writer(self, *, project: str, purpose: str, filename: str, request_id: str,
                expires_after: ExpiresAfter | None = None) -> "FileWriter":
         return FileWriter(self, project=project, purpose=purpose, filename=filename, request_id=request_id,

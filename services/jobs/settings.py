@@ -29,3 +29,6 @@ class JobsSettings(msgspec.Struct, kw_only=True):
     fine_tuning_workers: int = 1  # trainings one replica runs at once (each takes ~2 GB and the CPU)
     fine_tuning_threads: int = 2  # torch threads per training
     fine_tuning_max_attempts: int = 3  # starts (first run + resumes after a restart) before a job is failed
+    # Jobs of upstream models: seconds between looks at the upstream job, and looks one replica has in flight.
+    fine_tuning_poll_interval: float = 3.0
+    fine_tuning_upstream_workers: int = 16

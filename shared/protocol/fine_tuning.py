@@ -136,13 +136,24 @@ class ListQuery(Struct, kw_only=True):
     metadata: dict[str, str] | None = None
 
 
+class UpstreamTarget(Struct, kw_only=True):
+    """Where a model tuned on an upstream provider is served: that upstream, under its name there."""
+
+    base_url: str
+    api_key_env: str | None = None  # the variable holding the upstream key (never the key)
+    upstream_model: str  # the tuned model's name on the upstream
+    timeout: float = 600.0
+
+
 class FineTunedModel(Struct, kw_only=True):
     """A tuned model in the `FINE_TUNED_BUCKET` KV bucket (key: the job id): what a chat service
-    needs to serve it. The adapter GGUF lies in the `ADAPTERS_BUCKET` object store under `adapter`."""
+    needs to serve it. The adapter GGUF lies in the `ADAPTERS_BUCKET` object store under `adapter`;
+    a model tuned upstream has no adapter but an `upstream` to route to."""
 
     id: str  # ft:<base>:<org>:<suffix>:<job id>
     base: str  # the base model's id in the model config
-    adapter: str  # object name
+    adapter: str = ""  # object name
     created: int
     owned_by: str
     project: str = ""  # only keys of this project see and call it
+    upstream: UpstreamTarget | None = None

@@ -1,6 +1,7 @@
 """/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, events, checkpoints.
 
-A job is a record in MongoDB and one task in JetStream (`runner.py` trains it). Jobs belong to the
+A job is a record in MongoDB and one task in JetStream (`runner.py` trains it; a job of an upstream
+model is created there and mirrored by `upstream.py`). Jobs belong to the
 project of the key that made them: every query here filters on it, so another project gets 404.
 """
 
@@ -11,7 +12,7 @@ import msgspec
 
 from services import bus_service
 from services.jobs.context import Context
-from services.jobs.fine_tuning import runner
+from services.jobs.fine_tuning import runner, upstream
 from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
 from services.records import new_id, sequence
 from shared import errors, modelconfig, subjects
@@ -33,24 +34,23 @@ MAX_METADATA = 16
 TRAINING_STACK = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "peft", "gguf"))
 
 
-def base_entry(ctx: Context, model: str) -> modelconfig.LocalModel:
-    """The local chat model `model` names; a clear 400/404 for any other."""
+def base_entry(ctx: Context, model: str) -> modelconfig.LocalModel | modelconfig.OpenAIModel:
+    """The local or upstream chat model `model` names; a clear 400/404 for any other."""
     config = modelconfig.load(ctx.settings.models or None)
     entry = next((e for e in config.models if model in (e.id, *e.aliases)), None)
     if entry is None:
         raise errors.ApiError(404, f"The model `{model}` does not exist or you do not have access to it.",
                               param="model", code="model_not_found")
-    if isinstance(entry, modelconfig.OpenAIModel):
-        raise errors.invalid_request(f"The model `{model}` is served by an upstream provider; fine-tuning it "
-                                     "through Vivian is not supported yet. Fine-tune a local model.",
-                                     param="model", code="model_not_available")
+    if isinstance(entry, modelconfig.OpenAIModel) and entry.api == "chat":
+        return entry  # fine-tuned upstream (`upstream.py`)
     if not isinstance(entry, modelconfig.LocalModel):
         raise errors.invalid_request(f"The model `{model}` is not a chat model and cannot be fine-tuned.",
                                      param="model", code="model_not_available")
     return entry
 
 
-async def _file(ctx: Context, file_id: str, param: str, envelope: Envelope) -> None:
+async def _file(ctx: Context, file_id: str, param: str, envelope: Envelope) -> str:
+    """Checks the file is the project's and for fine-tuning; its filename."""
     try:
         found = await ctx.files.retrieve(file_id, project=envelope.project, request_id=envelope.request_id)
     except errors.ApiError as err:
@@ -60,6 +60,7 @@ async def _file(ctx: Context, file_id: str, param: str, envelope: Envelope) -> N
     if found.purpose != "fine-tune":
         raise errors.invalid_request(f"File '{file_id}' has purpose '{found.purpose}'; a fine-tuning file must "
                                      "be uploaded with purpose 'fine-tune'.", param=param, code="invalid_file")
+    return found.filename
 
 
 def _hyperparameters(request: JobCreateRequest) -> Hyperparameters:
@@ -85,6 +86,11 @@ async def create(ctx: Context, envelope: Envelope) -> FineTuningJob:
         raise errors.invalid_request("metadata: at most 16 pairs, keys up to 64 and values up to 512 characters.",
                                      param="metadata")
     entry = base_entry(ctx, request.model)
+    if isinstance(entry, modelconfig.OpenAIModel):
+        filenames = {"training_file": await _file(ctx, request.training_file, "training_file", envelope)}
+        if request.validation_file:
+            filenames["validation_file"] = await _file(ctx, request.validation_file, "validation_file", envelope)
+        return await upstream.create(ctx, envelope, request, hp, entry, filenames)
     if not TRAINING_STACK:
         raise errors.ApiError(503, "This jobs service has no training stack installed (the `train` extra: "
                               "pip install '.[train]'); fine-tuning is unavailable.", type="server_error",
@@ -147,6 +153,9 @@ async def cancel(ctx: Context, envelope: Envelope) -> FineTuningJob:
     if record.status in TERMINAL:
         raise errors.invalid_request(f"Job {record.id} has already {record.status}; it cannot be cancelled.",
                                      param="fine_tuning_job_id", code="invalid_state")
+    if record.upstream:
+        updated = await upstream.cancel(ctx, record)
+        return job_object(updated or await _job(ctx, envelope, record.id))
     tables = Tables(ctx.store)
     updated = await tables.jobs.update({"_id": record.id, "status": record.status},
                                        {"status": "cancelled", "finished_at": int(time.time())})
@@ -188,4 +197,4 @@ ROUTES = (
 
 async def start(ctx: Context) -> list:
     await Tables(ctx.store).create_indexes()
-    return [await runner.start(ctx)]
+    return [await runner.start(ctx), await upstream.start(ctx)]

@@ -10,7 +10,8 @@ from nats.js.errors import NotFoundError
 from services.jobs.context import Context
 from services.jobs.fine_tuning.records import JobRecord
 from shared.fine_tuned import buckets
-from shared.protocol.fine_tuning import FineTunedModel
+from shared.modelconfig import OpenAIModel
+from shared.protocol.fine_tuning import FineTunedModel, UpstreamTarget
 
 
 async def model(ctx: Context, job: JobRecord, *, name: str, adapter: Path) -> None:
@@ -29,3 +30,13 @@ async def withdraw(ctx: Context, job_id: str) -> None:
         await store.delete(f"{job_id}.gguf")
     except NotFoundError:
         pass
+
+
+async def upstream_model(ctx: Context, job: JobRecord, *, name: str, entry: OpenAIModel) -> None:
+    """A model tuned on an upstream: served by routing `name` to that upstream, as the base is."""
+    kv, _ = await buckets(ctx.js)
+    target = UpstreamTarget(base_url=entry.base_url, api_key_env=entry.api_key_env, upstream_model=name,
+                            timeout=entry.timeout)
+    tuned = FineTunedModel(id=name, base=job.base, created=int(time.time()), owned_by=job.project or "vivian",
+                            project=job.project, upstream=target)
+    await kv.put(job.id, msgspec.json.encode(tuned))

@@ -42,6 +42,10 @@ class JobRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     result_files: list[str] = []
     error: dict | None = None
     attempts: int = 0  # times a replica started (or resumed) the training
+    # A job of an upstream model (`upstream.py`): its id there, the training files' ids there.
+    upstream: str | None = None
+    upstream_files: list[str] = []
+    estimated_finish: int | None = None
 
 
 class EventRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
@@ -77,11 +81,12 @@ class Tables:
         await self.checkpoints.collection.create_index([("job", 1), ("seq", -1)])
 
     async def event(self, job: str, message: str, *, level: str = "info", type: str = "message",
-                    data: dict | None = None, key: str = "") -> None:
+                    data: dict | None = None, key: str = "", created_at: int | None = None) -> None:
         """Record an event; one with a `key` is recorded once however often a retried step says it."""
         now = time.time_ns()
         event_id = f"ftevent-{job.removeprefix('ftjob-')}-{key}" if key else new_id("ftevent-")
-        record = EventRecord(id=event_id, job=job, seq=sequence(now, event_id), created_at=now // 10**9,
+        record = EventRecord(id=event_id, job=job, seq=sequence(now, event_id),
+                             created_at=now // 10**9 if created_at is None else created_at,
                              level=level, message=message, type=type, data=data)
         await self.events.collection.replace_one({"_id": event_id}, msgspec.to_builtins(record), upsert=True)
 
@@ -94,7 +99,7 @@ def job_object(r: JobRecord) -> FineTuningJob:
         organization_id=r.project or "org-vivian", result_files=r.result_files, status=r.status,
         trained_tokens=r.trained_tokens, training_file=r.training_file, validation_file=r.validation_file,
         seed=r.seed, method=ResolvedMethod(supervised=ResolvedSupervised(hyperparameters=hp)),
-        metadata=r.metadata)
+        metadata=r.metadata, estimated_finish=r.estimated_finish)
 
 
 def event_object(r: EventRecord) -> FineTuningJobEvent:
