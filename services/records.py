@@ -6,6 +6,7 @@ mismatches null inside `$or`)."""
 
 import secrets
 import string
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import msgspec
@@ -15,6 +16,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 _ALPHABET = string.ascii_letters + string.digits
 
 T = TypeVar("T", bound=msgspec.Struct)
+O = TypeVar("O")
+_encode = msgspec.json.Encoder().encode
 
 
 def new_id(prefix: str) -> str:
@@ -63,3 +66,18 @@ class Table(Generic[T]):
 
     async def delete(self, query: dict) -> int:
         return (await self.collection.delete_many(query)).deleted_count
+
+
+def page(records: list[T], limit: int, to_object: Callable[[T], O], *, budget: int) -> tuple[list[O], bool]:
+    """A list page from `records` (found with `limit + 1`, so one more tells there are more): the
+    API objects, and `has_more`. The page must fit one bus message, so it stops short once the
+    encoded objects pass `budget` bytes, and the client asks for the rest."""
+    has_more = len(records) > limit
+    data, size = [], 0
+    for record in records[:limit]:
+        item = to_object(record)
+        size += len(_encode(item)) + 1
+        if size > budget:
+            return data, True
+        data.append(item)
+    return data, has_more

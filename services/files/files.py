@@ -3,12 +3,12 @@ the edge makes while it streams a file's bytes (see `staging.py`)."""
 
 import time
 
-import msgspec
 
 from services.files import staging, uploads, validate
 from services.files.context import Context
 from services.files.records import NEVER, ObjectRecord
 from services.files.shapes import decoder, file_object
+from services.records import page
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.files import (
@@ -25,7 +25,6 @@ from shared.protocol.files import (
     StageTarget,
 )
 
-_encode = msgspec.json.Encoder().encode
 _file_id = decoder(str)
 _stage = decoder(StageRequest)
 _stage_parts = decoder(StagePartsRequest)
@@ -109,15 +108,7 @@ async def list_files(ctx: Context, envelope: Envelope) -> FileList:
             raise errors.ApiError(400, f"No such File object: {query.after}", param="after", code="invalid_value")
         where["seq"] = {"$lt" if descending else "$gt": anchor.seq}
     records = await ctx.records.files.find(where, sort=[("seq", -1 if descending else 1)], limit=query.limit + 1)
-    has_more = len(records) > query.limit
-    data, size = [], 0
-    for record in records[:query.limit]:
-        item = file_object(record)
-        size += len(_encode(item)) + 1
-        if size > ctx.page_budget:  # the page must fit one bus message: the client asks for the rest
-            has_more = True
-            break
-        data.append(item)
+    data, has_more = page(records, query.limit, file_object, budget=ctx.page_budget)
     return FileList(data=data, first_id=data[0].id if data else None, last_id=data[-1].id if data else None,
                     has_more=has_more)
 

@@ -13,7 +13,7 @@ from services.jobs import tasks
 from services.jobs.batch_records import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
 from services.jobs.batch_work import KIND, BatchWork, queue
 from services.jobs.context import Context
-from services.records import new_id, sequence
+from services.records import new_id, page, sequence
 from shared import errors, subjects
 from shared.protocol.batches import Batch, BatchCreateRequest, BatchList, BatchListQuery
 from shared.protocol.bus import Envelope
@@ -23,7 +23,6 @@ log = logging.getLogger("jobs")
 _create = msgspec.json.Decoder(BatchCreateRequest)
 _query = msgspec.json.Decoder(BatchListQuery)
 _batch_id = msgspec.json.Decoder(str)
-_encode = msgspec.json.Encoder().encode
 WINDOW_HOURS = {"24h": 24}
 MAX_METADATA_KEYS, MAX_KEY, MAX_VALUE = 16, 64, 512
 
@@ -116,15 +115,7 @@ async def list_batches(ctx: Context, envelope: Envelope) -> BatchList:
             raise errors.invalid_request(f"No such batch: {query.after}", param="after", code="invalid_value")
         where["seq"] = {"$lt": anchor.seq}
     records = await table.find(where, sort=[("seq", -1)], limit=query.limit + 1)
-    has_more = len(records) > query.limit
-    data, size = [], 0
-    for record in records[:query.limit]:
-        item = batch_object(record)
-        size += len(_encode(item)) + 1
-        if size > ctx.page_budget:  # the page must fit one bus message: the client asks for the rest
-            has_more = True
-            break
-        data.append(item)
+    data, has_more = page(records, query.limit, batch_object, budget=ctx.page_budget)
     return BatchList(data=data, first_id=data[0].id if data else None, last_id=data[-1].id if data else None,
                      has_more=has_more)
 
