@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client
@@ -26,6 +27,7 @@ from shared.protocol.bus import Envelope
 from shared.settings import from_env
 
 log = logging.getLogger("service")
+_encode = msgspec.json.Encoder().encode
 
 Handler = Callable[[Envelope, Replier, Outcome], Awaitable[None]]
 
@@ -127,6 +129,21 @@ class BusService:
             # The last frame is only queued for nats-py's flusher task, which writes it in the next
             # event-loop step: reported after that, the log line and the metrics do not delay it.
             loop.call_soon(report, outcome, self._metrics[endpoint.name], span)
+
+    def answering(self, handler: Callable[[Any, Envelope], Awaitable[msgspec.Struct]], ctx: Any) -> Handler:
+        """A handler for a service whose calls each answer one struct (files, jobs): `handler(ctx,
+        envelope)`, heartbeats kept going while it works (it may wait on a store or another
+        service), its answer sent as one `Data` frame."""
+
+        async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+            self.heartbeats.watch(replier)
+            try:
+                answer = await handler(ctx, envelope)
+            finally:
+                self.heartbeats.forget(replier)
+            await replier.data(_encode(answer))
+
+        return run
 
     def _stats(self, stats: EndpointStats) -> dict:
         """micro times the handler, which only starts a task: report what the tasks measured, and

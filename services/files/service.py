@@ -6,15 +6,12 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.bus_service import BusService, Endpoint, Handler
+from services.bus_service import BusService, Endpoint
 from services.files import files, uploads
 from services.files.context import Context
-from services.outcome import Outcome
 from shared import subjects
-from shared.bus import Replier
 from shared.protocol.bus import Envelope
 
-_encode = msgspec.json.Encoder().encode
 
 FilesHandler = Callable[[Context, Envelope], Awaitable[msgspec.Struct]]
 
@@ -43,15 +40,5 @@ class FilesService(BusService):
         self._ctx = ctx
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint(name, subject, route, self._answering(handler)) for name, subject, route, handler in ROUTES]
-
-    def _answering(self, handler: FilesHandler) -> Handler:
-        async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-            self.heartbeats.watch(replier)  # a commit or a copy through the store can take a while
-            try:
-                answer = await handler(self._ctx, envelope)
-            finally:
-                self.heartbeats.forget(replier)
-            await replier.data(_encode(answer))
-
-        return run
+        return [Endpoint(name, subject, route, self.answering(handler, self._ctx))
+                for name, subject, route, handler in ROUTES]

@@ -11,16 +11,13 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.bus_service import BusService, Endpoint, Handler
+from services.bus_service import BusService, Endpoint
 from services.jobs import batches
 from services.jobs.fine_tuning import api as fine_tuning
 from services.jobs.context import Context
-from services.outcome import Outcome
 from shared import subjects
-from shared.bus import Replier
 from shared.protocol.bus import Envelope
 
-_encode = msgspec.json.Encoder().encode
 
 JobsHandler = Callable[[Context, Envelope], Awaitable[msgspec.Struct]]
 # name, subject, the API path it serves (the metrics' `route`), handler
@@ -50,16 +47,5 @@ class JobsService(BusService):
         self._ctx = ctx
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint(name, subject, route, self._answering(handler))
+        return [Endpoint(name, subject, route, self.answering(handler, self._ctx))
                 for domain in DOMAINS for name, subject, route, handler in domain.ROUTES]
-
-    def _answering(self, handler: JobsHandler) -> Handler:
-        async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-            self.heartbeats.watch(replier)  # a create looks at the input file through the files service
-            try:
-                answer = await handler(self._ctx, envelope)
-            finally:
-                self.heartbeats.forget(replier)
-            await replier.data(_encode(answer))
-
-        return run
