@@ -8,6 +8,7 @@ a `Replier` for its answer and an `Outcome` to fill in, and raises `ApiError` fo
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,7 @@ class BusService:
         self._metrics: dict[str, Metrics] = {}  # by endpoint name
         self._last_error: dict[str, str] = {}
         self._service = None
+        self._frame_limit = bus.frame_limit(nc)
 
     def endpoints(self) -> list[Endpoint]:
         raise NotImplementedError
@@ -68,7 +70,10 @@ class BusService:
         """Take no new requests, let running ones finish for `drain_timeout`, then end the rest
         (a handler that is cancelled tells its client so)."""
         if self._service is not None:
-            await self._service.stop()
+            try:
+                await asyncio.wait_for(self._service.stop(), 5.0)
+            except Exception:  # the bus is down: there is nothing to unsubscribe from
+                log.debug("micro service stop did not finish", exc_info=True)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=drain_timeout)
         for task in list(self._tasks):
@@ -100,7 +105,10 @@ class BusService:
     async def _guarded(self, endpoint: Endpoint, request: Request, span: Span | None) -> None:
         loop = asyncio.get_running_loop()
         outcome = Outcome(route=endpoint.route, started=loop.time())
-        replier = Replier(request.respond)
+        replier = Replier(request.respond, limit=self._frame_limit)
+        # From the start, so the caller hears from us (at worst a heartbeat) within the interval
+        # even while the body is fetched or the handler waits before its first frame.
+        self.heartbeats.watch(replier)
         try:
             try:
                 envelope = decode_envelope(request.data)
@@ -108,27 +116,52 @@ class BusService:
                 log.warning("dropped a malformed envelope on %s", request.subject)
                 raise errors.invalid_request("Malformed bus envelope.") from None
             outcome.request_id = envelope.request_id
+            if envelope.deadline and time.time() > envelope.deadline:
+                # The caller has stopped waiting (it told its client the call failed), or the
+                # message sat somewhere past its time: running it now would act on a request that
+                # was answered as failed.
+                self.heartbeats.forget(replier)
+                log.warning("request_id=%s dropped: it reached %s %.1fs after its deadline", envelope.request_id,
+                            request.subject, time.time() - envelope.deadline)
+                outcome.result = "expired"
+                await self._discard_body(envelope)
+                return
+            envelope = await bus.take_body(self.nc, envelope)
             await endpoint.handler(envelope, replier, outcome)
         except errors.ApiError as err:
             outcome.failed(err.status, err.code or err.type)
             self._last_error[endpoint.name] = f"{err.status} {err.message}"
-            await replier.failure(err)
+            await _try(replier.failure(err))
         except asyncio.CancelledError:
             if outcome.result != "cancelled":  # the service is stopping (a client's cancel is handled below it)
                 outcome.failed(503, "service_unavailable", result="cancelled")
-                await replier.failure(errors.ApiError(
+                await _try(replier.failure(errors.ApiError(
                     503, f"The {self._name.removeprefix('vivian-')} service stopped while answering; retry.",
-                    type="server_error", code="service_unavailable"))
+                    type="server_error", code="service_unavailable")))
             raise
+        except bus.BUS_DOWN:
+            # The connection dropped mid-answer: the caller has failed the call already (it hears
+            # of the drop too), and nothing can reach it now.
+            log.warning("request_id=%s: the bus connection dropped while answering", outcome.request_id)
+            outcome.failed(503, "service_unavailable")
         except Exception as exc:
             log.exception("request_id=%s failed", outcome.request_id)
             outcome.failed(500, "server_error")
             self._last_error[endpoint.name] = f"500 {type(exc).__name__}"
-            await replier.failure(errors.server_error())
+            await _try(replier.failure(errors.server_error()))
         finally:
+            self.heartbeats.forget(replier)
             # The last frame is only queued for nats-py's flusher task, which writes it in the next
             # event-loop step: reported after that, the log line and the metrics do not delay it.
-            loop.call_soon(report, outcome, self._metrics[endpoint.name], span)
+            if outcome.result != "expired":
+                loop.call_soon(report, outcome, self._metrics[endpoint.name], span)
+
+    async def _discard_body(self, envelope: Envelope) -> None:
+        if envelope.body_ref:
+            try:
+                await bus.take_body(self.nc, envelope)
+            except Exception:  # the bucket's TTL removes it
+                log.debug("could not remove body %s", envelope.body_ref, exc_info=True)
 
     def answering(self, handler: Callable[[Any, Envelope], Awaitable[msgspec.Struct]], ctx: Any) -> Handler:
         """A handler for a service whose calls each answer one struct (files, jobs): `handler(ctx,
@@ -163,7 +196,7 @@ class ModelServiceSettings(msgspec.Struct, kw_only=True):
 
     nats_url: str = "nats://127.0.0.1:4222"
     models: str = ""  # path of the model config file; config/models.toml when empty
-    heartbeat_interval: float = 2.0  # seconds of silence before a call gets a heartbeat frame
+    heartbeat_interval: float = 1.0  # seconds of silence before a call gets a heartbeat frame
     drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
     log_level: str = "info"
 
@@ -192,7 +225,7 @@ async def _serve_models(name: str, settings: ModelServiceSettings, make_registry
     await until_signalled()
     log.info("stopping")
     await service.stop(drain_timeout=settings.drain_timeout)
-    await nc.drain()
+    await bus.close(nc)
     await registry.close()
     telemetry.shutdown(tracing)
 
@@ -204,6 +237,14 @@ async def until_signalled() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+async def _try(send: Awaitable[None]) -> None:
+    """Send a last frame if the connection still can; a caller that lost it has failed already."""
+    try:
+        await send
+    except bus.BUS_DOWN:
+        pass
 
 
 def decode(decoder: msgspec.json.Decoder, body: msgspec.Raw):

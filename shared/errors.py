@@ -57,6 +57,15 @@ def service_unavailable(what: str) -> ApiError:
     )
 
 
+def bus_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "The service bus is unavailable right now. Please retry later.",
+        type="server_error",
+        code="service_unavailable",
+    )
+
+
 def timed_out(what: str) -> ApiError:
     return ApiError(504, f"The {what} service did not answer in time.", type="server_error", code="timeout")
 

@@ -61,6 +61,8 @@ PROJECTS_BUCKET = "vivian_projects"
 # JetStream object store: the audio file of a transcription on its way from the edge to the audio
 # service, which deletes it when done (a TTL removes what a crash leaves).
 AUDIO_BUCKET = "vivian_audio"
+# JetStream object store: request bodies too large for one NATS message (shared/bodystore.py).
+BODIES_BUCKET = "vivian_bodies"
 
 # /v1/fine_tuning/jobs (served by the jobs service).
 FINE_TUNING_JOBS_CREATE = "vivian.fine_tuning.jobs.create"

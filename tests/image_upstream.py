@@ -6,17 +6,17 @@ Its own links work once and then are gone, like a provider's short-lived links, 
 that Vivian's links outlive them. It records every request so tests can see what went upstream.
 """
 
-import asyncio
 import base64
 import hashlib
 import secrets
 import struct
-import threading
 import time
 import zlib
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from tests.threaded_app import ThreadedApp
 
 KEY = "sk-image-upstream"
 
@@ -55,42 +55,16 @@ class Seen:
     files: list[tuple[str, str, bytes]] = field(default_factory=list)  # (field, filename, bytes)
 
 
-class ImageUpstream:
+class ImageUpstream(ThreadedApp):
     def __init__(self, port: int) -> None:
-        self.port = port
+        super().__init__(port)
         self.seen: list[Seen] = []
         self._blobs: dict[str, bytes] = {}
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
 
-    # ------------------------------------------------------------------ life
-
-    def start(self) -> None:
-        ready = threading.Event()
-        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
-        if not ready.wait(30):
-            raise RuntimeError("the image upstream did not start")
-
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.add_routes([web.post("/v1/images/generations", self._generations),
-                        web.post("/v1/images/edits", self._form), web.post("/v1/images/variations", self._form),
-                        web.get("/blob/{name}", self._blob)])
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-        ready.set()
-        self._loop.run_forever()
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/v1/images/generations", self._generations),
+                web.post("/v1/images/edits", self._form), web.post("/v1/images/variations", self._form),
+                web.get("/blob/{name}", self._blob)]
 
     # ------------------------------------------------------------------ the API
 

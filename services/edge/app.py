@@ -39,7 +39,7 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     yield
     await keystore.stop()
     await caller.stop()
-    await nc.drain()
+    await bus.close(nc)
 
 
 def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None = None) -> web.Application:

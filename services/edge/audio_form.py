@@ -36,6 +36,8 @@ def check_format(filename: str) -> None:
 async def _store(request: web.Request, part: BodyPartReader) -> AudioObject:
     filename = part.filename or "audio"
     check_format(filename)
+    if not request.app[NATS].is_connected:  # the file would go nowhere: say so now, not after a timeout
+        raise errors.bus_unavailable()
     store = await audiostore.bucket(request.app[NATS].jetstream())
     name = uuid.uuid4().hex
     received = 0

@@ -11,7 +11,7 @@ from aiohttp import web
 from services.edge.context import CALLER, METRICS, MODEL, NATS, PROJECT, REQUEST_ID, SETTINGS, SPAN, STARTED, STATUS
 from services.edge.middleware import route_of
 from shared import errors, subjects, telemetry
-from shared.bus import NoResponders
+from shared.bus import BUS_DOWN, BusUnavailable, NoResponders
 from shared.protocol.bus import Blob, Data, Done, Envelope, Failure, TokenCounts
 from shared.protocol.errors import ErrorResponse
 
@@ -33,15 +33,19 @@ async def forward(request: web.Request, subject: str, body: bytes, *, stream: bo
     span = request.get(SPAN)
     envelope = Envelope(request_id=request[REQUEST_ID], project=request.get(PROJECT, ""), body=msgspec.Raw(body))
     frames = request.app[CALLER].frames(subject, envelope, idle_timeout=settings.stream_idle_timeout,
+                                        accept_timeout=settings.accept_timeout,
                                         headers=telemetry.headers(span) if span is not None else None)
     response = None
     try:
         async with asyncio.timeout(settings.request_timeout), contextlib.aclosing(frames):
             try:
                 first = await anext(frames)
+            except BusUnavailable:
+                raise errors.bus_unavailable() from None
             except NoResponders:
                 raise errors.service_unavailable(_domain(subject)) from None
             except TimeoutError:
+                await _cancel(request)
                 raise errors.timed_out(_domain(subject)) from None
             match first:
                 case Failure():
@@ -59,15 +63,24 @@ async def forward(request: web.Request, subject: str, body: bytes, *, stream: bo
             await _relay_stream(request, response, first, frames)
             return response
     except TimeoutError:  # the whole-request limit
+        await _cancel(request)
         if response is None:
             raise errors.timed_out(_domain(subject)) from None
         await _send_error(request, response, errors.timed_out(_domain(subject)))
         return response
     except (asyncio.CancelledError, ConnectionResetError):
         # The client went away: tell whichever replica runs the request to stop.
-        await asyncio.shield(request.app[NATS].publish(subjects.CANCEL, request[REQUEST_ID].encode()))
+        await asyncio.shield(_cancel(request))
         log.info("request_id=%s client disconnected, cancel sent", request[REQUEST_ID])
         raise
+
+
+async def _cancel(request: web.Request) -> None:
+    """Tell whichever replica runs the request to stop: the edge has given up on it."""
+    try:
+        await request.app[NATS].publish(subjects.CANCEL, request[REQUEST_ID].encode())
+    except BUS_DOWN:  # the bus is down: the service's answers cannot come, and it stops when one fails
+        pass
 
 
 async def _relay_binary(request: web.Request, response: web.StreamResponse, first, frames) -> None:
@@ -87,7 +100,7 @@ async def _relay_binary(request: web.Request, response: web.StreamResponse, firs
                 raise ConnectionAbortedError(f"the service failed mid-answer: {frame.error.message}")
         try:
             frame = await anext(frames)
-        except (TimeoutError, StopAsyncIteration):
+        except (TimeoutError, NoResponders, StopAsyncIteration):
             request[STATUS] = 502
             raise ConnectionAbortedError("the service stopped in the middle of a binary answer") from None
 
@@ -111,7 +124,8 @@ async def _relay_stream(request: web.Request, response: web.StreamResponse, firs
                     return
             try:
                 frame = await anext(frames)
-            except TimeoutError:
+            except (TimeoutError, NoResponders):
+                await _cancel(request)
                 await _send_error(request, response, errors.ApiError(
                     502, "The model service stopped responding in the middle of the stream.",
                     type="server_error", code="stream_interrupted"))

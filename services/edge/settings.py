@@ -9,7 +9,13 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     port: int = 8080
     max_body_bytes: int = 32 * 1024 * 1024
     request_timeout: float = 600.0  # whole request, as OpenAI's SDK waits by default
-    stream_idle_timeout: float = 30.0  # silence (not even a heartbeat) that ends a call as failed
+    # Silence (not even a heartbeat, which services send after 1 s) that ends a call as failed: a
+    # service that dies mid-stream is an error event this long after its last frame.
+    stream_idle_timeout: float = 3.0
+    # How long a request may take to reach a service: it carries this deadline, and a service
+    # that gets it later drops it (the edge has answered 504 by then), so a request whose client
+    # was told it failed never runs later.
+    accept_timeout: float = 10.0
     # The base URL clients reach this edge at (`https://vivian.example.com`), which links to stored
     # images start with; when empty, the scheme and Host of each request.
     public_url: str = ""

@@ -22,7 +22,7 @@ from aiohttp.multipart import BodyPartReader
 from services.edge.context import CALLER, PROJECT, REQUEST_ID, SETTINGS
 from services.presigned import PresignedUpload
 from shared import errors, subjects
-from shared.bus import NoResponders
+from shared.bus import BusUnavailable, NoResponders
 from shared.protocol.bus import Envelope
 from shared.protocol.files import (
     Download,
@@ -58,7 +58,10 @@ async def ask(request: web.Request, subject: str, payload: msgspec.Struct, decod
                         body=msgspec.Raw(_encode(payload)))
     try:
         async with asyncio.timeout(settings.request_timeout):
-            body = await request.app[CALLER].call(subject, envelope, idle_timeout=settings.stream_idle_timeout)
+            body = await request.app[CALLER].call(subject, envelope, idle_timeout=settings.stream_idle_timeout,
+                                                  accept_timeout=settings.accept_timeout)
+    except BusUnavailable:
+        raise errors.bus_unavailable() from None
     except NoResponders:
         raise errors.service_unavailable(subject.split(".")[1]) from None
     except TimeoutError:

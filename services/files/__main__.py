@@ -35,7 +35,7 @@ async def main(settings: FilesSettings) -> None:
     sweeper.cancel()
     await asyncio.gather(sweeper, return_exceptions=True)
     await service.stop(drain_timeout=settings.drain_timeout)
-    await nc.drain()
+    await bus.close(nc)
     await records.close()
 
 

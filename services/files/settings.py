@@ -18,6 +18,6 @@ class FilesSettings(msgspec.Struct, kw_only=True):
     # Bytes staged but never committed (a client or an edge that went away) are reclaimed after this.
     staging_timeout: float = 2 * 3600.0
     sweep_interval: float = 60.0  # seconds between sweeps for expired files, uploads and stale stages
-    heartbeat_interval: float = 2.0
+    heartbeat_interval: float = 1.0
     drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
     log_level: str = "info"

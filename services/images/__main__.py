@@ -42,7 +42,7 @@ async def main(settings: ImagesSettings) -> None:
     sweeper.cancel()
     await asyncio.gather(sweeper, return_exceptions=True)
     await service.stop(drain_timeout=settings.drain_timeout)
-    await nc.drain()
+    await bus.close(nc)
     await registry.close()
     telemetry.shutdown(tracing)
 

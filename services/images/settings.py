@@ -20,6 +20,6 @@ class ImagesSettings(msgspec.Struct, kw_only=True):
     image_signing_key: str = ""
     max_image_bytes: int = 50 * MiB  # one input image of an edit or variation, as OpenAI's GPT image models
     sweep_interval: float = 300.0  # seconds between removals of expired images and forgotten inputs
-    heartbeat_interval: float = 2.0
+    heartbeat_interval: float = 1.0
     drain_timeout: float = 20.0
     log_level: str = "info"

@@ -43,7 +43,7 @@ async def main(settings: JobsSettings) -> None:
         for part in reversed(running):
             await part.stop()
     await caller.stop()
-    await nc.drain()
+    await bus.close(nc)
     await store.close()
 
 

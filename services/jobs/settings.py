@@ -6,7 +6,7 @@ class JobsSettings(msgspec.Struct, kw_only=True):
 
     nats_url: str = "nats://127.0.0.1:4222"
     mongo_url: str = "mongodb://127.0.0.1:27017/vivian"  # the path names the database
-    heartbeat_interval: float = 2.0
+    heartbeat_interval: float = 1.0
     drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
     log_level: str = "info"
     # Calls this service makes to the others (the files service, a batch line to a model service).

@@ -89,20 +89,30 @@ class Worker:
 
     async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
         slots = asyncio.Semaphore(self._concurrency)
+        failing = False  # one line when pulls start failing (the bus is down), one when they work again
         while True:
             await slots.acquire()
             try:
                 msgs = await sub.fetch(1, timeout=FETCH_WAIT)
             except nats.errors.TimeoutError:
                 slots.release()
+                if failing:
+                    failing = False
+                    log.info("pulling %s tasks again", self._kind)
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the connection is down or reconnecting
+            except Exception as err:  # the connection is down or reconnecting
                 slots.release()
-                log.warning("could not pull %s tasks", self._kind, exc_info=True)
+                if not failing:
+                    failing = True
+                    log.warning("could not pull %s tasks (%s: %s); retrying every second", self._kind,
+                                type(err).__name__, err)
                 await asyncio.sleep(1.0)
                 continue
+            if failing:
+                failing = False
+                log.info("pulling %s tasks again", self._kind)
             if not msgs:
                 slots.release()
                 continue

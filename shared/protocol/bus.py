@@ -20,6 +20,14 @@ class Envelope(msgspec.Struct, kw_only=True):
     # The client's JSON body, untouched: typed decoding happens in the service, and upstream
     # providers relay fields we do not model.
     body: msgspec.Raw = msgspec.Raw(b"null")
+    # Unix time (seconds) by which a service must take the request: the caller stops waiting for a
+    # first frame soon after, and tells its client the call failed. A service that receives the
+    # request later (it sat in a reconnect buffer, or the service was stalled) drops it unanswered,
+    # so a request that was answered as failed never runs. 0: no deadline.
+    deadline: float = 0.0
+    # When the body is too large for one NATS message: the name of the object in the
+    # `vivian_bodies` object store that holds it (shared/bodystore.py), and `body` is null.
+    body_ref: str = ""
 
 
 class TokenCounts(msgspec.Struct, kw_only=True):
