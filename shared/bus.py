@@ -47,6 +47,10 @@ BUS_DOWN = (nats_errors.OutboundBufferLimitError, nats_errors.ConnectionClosedEr
             nats_errors.StaleConnectionError)
 
 
+# What a connection reports as it drops, just before `disconnected`, which logs the drop.
+_CONNECTION_LOST = (nats_errors.UnexpectedEOF, nats_errors.StaleConnectionError, OSError)
+
+
 class _Watch:
     """A connection's changes of state, logged once each (not once per reconnect attempt), and
     the listeners told when it drops."""
@@ -77,7 +81,7 @@ class _Watch:
 
     async def error(self, err: Exception) -> None:
         text = f"{type(err).__name__}: {err}"
-        if self.down_since is not None or text == self.last_error:
+        if self.down_since is not None or text == self.last_error or isinstance(err, _CONNECTION_LOST):
             log.debug("%s: %s", self.name, text)  # the outage was logged once; so was this error
             return
         self.last_error = text

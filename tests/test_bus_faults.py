@@ -126,16 +126,15 @@ def _answers(client: openai.OpenAI) -> bool:
         return False
 
 
-def test_nats_outage_fails_fast_logs_once_and_replays_nothing(new_stack):
-    new_stack.start_nats()
+def test_nats_outage_fails_fast_logs_once_and_replays_nothing(batch_stack):
+    """NATS killed under chat, embeddings, files, jobs and the edge, then started again."""
+    built = batch_stack(chat=True)
+    new_stack, client = built.stack, built.client
     port = int(new_stack.nats_url.rsplit(":", 1)[1])
-    new_stack.key = make_key(new_stack.nats_url)
-    new_stack.start_chat(local_models_toml())
-    new_stack.start_edge()
-    client = sdk(new_stack)
     assert client.chat.completions.create(model=TEST_MODEL, messages=[{"role": "user", "content": "Hi"}],
                                           max_tokens=2).choices
-    logs_before = {name: len(new_stack.read_log(name)) for name in ("chat", "edge")}
+    names = ("chat", "embeddings", "files", "jobs", "edge")
+    logs_before = {name: len(new_stack.read_log(name)) for name in names}
 
     os.kill(new_stack.procs["nats"].pid, signal.SIGKILL)
     new_stack.procs.pop("nats").wait()
@@ -150,17 +149,21 @@ def test_nats_outage_fails_fast_logs_once_and_replays_nothing(new_stack):
         assert caught.value.status_code == 503
         assert caught.value.body["code"] == "service_unavailable"
         failed_ids.append(caught.value.response.headers["x-request-id"])
-    time.sleep(3.0)  # an outage of a few seconds: reconnect attempts every 0.5 s
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.files.list()
+    assert caught.value.status_code == 503
+    failed_ids.append(caught.value.response.headers["x-request-id"])
+    time.sleep(5.0)  # an outage of some seconds: reconnect attempts every 0.5 s, jobs' pulls every second
 
     proc, url = nats.start(os.path.join(new_stack.home, "nats"), port=port)
     new_stack.procs["nats"] = proc
     assert url == new_stack.nats_url
     _wait(lambda: _answers(client), 120, "the stack answering again")
     time.sleep(2.0)  # room for anything buffered to arrive late, as it did before
-    chat_log = new_stack.read_log("chat")
     for request_id in failed_ids:
-        assert request_id not in chat_log, "a request answered 503 ran after NATS came back"
-    for name in ("chat", "edge"):
+        for name in ("chat", "files"):
+            assert request_id not in new_stack.read_log(name), "a request answered 503 ran after NATS came back"
+    for name in names:
         outage = new_stack.read_log(name)[logs_before[name]:]
         assert "Traceback" not in outage, f"{name} logged a traceback during the outage:\n{outage}"
         nats_lines = [line for line in outage.splitlines() if "NATS" in line or "nats" in line]

@@ -19,6 +19,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import BadRequestError
 
 from shared import subjects
+from shared.bus import BUS_DOWN
 
 log = logging.getLogger("jobs")
 
@@ -102,7 +103,11 @@ class Worker:
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # the connection is down or reconnecting
+            except BUS_DOWN:  # the connection is down: shared.bus logged that once already
+                slots.release()
+                await asyncio.sleep(1.0)
+                continue
+            except Exception as err:
                 slots.release()
                 if not failing:
                     failing = True
