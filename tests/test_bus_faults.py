@@ -191,28 +191,21 @@ def test_a_service_killed_mid_stream_is_an_error_event_within_seconds(new_stack)
     assert took < 20, "the edge waited out the old 30 s idle timeout"
 
 
-def test_services_stop_promptly_on_sigterm_while_nats_is_down(new_stack, mongo_url):
-    from tests.jobs_fixtures import JobsDeployment, start_jobs
-
-    new_stack.start_nats()
-    new_stack.key = make_key(new_stack.nats_url)
-    new_stack.start_chat(local_models_toml())
-    jobs = JobsDeployment({"VIVIAN_NATS_URL": new_stack.nats_url, "VIVIAN_MONGO_URL": mongo_url,
-                           "VIVIAN_MODELS": os.path.join(new_stack.home, "models.toml"),
-                           "VIVIAN_FINE_TUNING_DIR": os.path.join(new_stack.home, "fine_tuning")})
-    start_jobs(new_stack, jobs)
-    new_stack.procs["jobs"] = jobs.procs.pop()
-    os.kill(new_stack.procs["nats"].pid, signal.SIGKILL)
-    new_stack.procs.pop("nats").wait()
+def test_services_stop_promptly_on_sigterm_while_nats_is_down(batch_stack):
+    built = batch_stack(chat=True)
+    stack = built.stack
+    procs = {"chat": stack.procs["chat"], "embeddings": stack.procs["embeddings"], "files": built.files.procs[0],
+             "jobs": built.jobs.procs[0], "edge": stack.procs["edge"]}
+    os.kill(stack.procs["nats"].pid, signal.SIGKILL)
+    stack.procs.pop("nats").wait()
     time.sleep(2.0)
-    for name in ("chat", "jobs"):
-        proc = new_stack.procs[name]
+    for name, proc in procs.items():
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{name} did not stop within 60 s of SIGTERM with NATS down:\n{new_stack.read_log(name)[-3000:]}")
+            pytest.fail(f"{name} did not stop within 60 s of SIGTERM with NATS down:\n{stack.read_log(name)[-3000:]}")
         print(f"{name} stopped {time.monotonic() - started:.2f}s after SIGTERM with NATS down (exit {code})")
-        assert code == 0
-        assert len(re.findall("Traceback", new_stack.read_log(name))) == 0, new_stack.read_log(name)[-3000:]
+        assert code == 0, stack.read_log(name)[-3000:]
+        assert "Traceback" not in stack.read_log(name), stack.read_log(name)[-3000:]
