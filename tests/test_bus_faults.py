@@ -155,10 +155,12 @@ def test_nats_outage_fails_fast_logs_once_and_replays_nothing(batch_stack):
     failed_ids.append(caught.value.response.headers["x-request-id"])
     time.sleep(5.0)  # an outage of some seconds: reconnect attempts every 0.5 s, jobs' pulls every second
 
+    restarted = time.monotonic()
     proc, url = nats.start(os.path.join(new_stack.home, "nats"), port=port)
     new_stack.procs["nats"] = proc
     assert url == new_stack.nats_url
     _wait(lambda: _answers(client), 120, "the stack answering again")
+    print(f"answering again {time.monotonic() - restarted:.2f}s after NATS restarted")
     time.sleep(2.0)  # room for anything buffered to arrive late, as it did before
     for request_id in failed_ids:
         for name in ("chat", "files"):
