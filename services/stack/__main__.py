@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 from services.edge import keys
-from services.stack import files, nats, processes
+from services.stack import files, nats, processes, supervisor
 from shared import bus
 
 
@@ -60,7 +60,8 @@ def main() -> int:
     logs = os.path.join(home, "logs")
     os.makedirs(logs, exist_ok=True)
     signal.signal(signal.SIGTERM, _interrupt)
-    started = []
+    supervisor.log_to(os.path.join(logs, "stack.log"))
+    started = supervisor.Supervisor()  # the processes started so far, restarted when they crash
     try:
         nats_proc, nats_url = nats.start(os.path.join(home, "nats"))
         started.append(nats_proc)
@@ -82,11 +83,7 @@ def main() -> int:
         print(f"VIVIAN_API_KEY={key}")
         print(f"VIVIAN_NATS_URL={nats_url}")
         print(f"# logs in {logs}; Ctrl-C stops everything", flush=True)
-        while all(p.poll() is None for p in started):
-            time.sleep(0.5)
-        dead = next(p for p in started if p.poll() is not None)
-        print(f"{' '.join(dead.args)} exited with {dead.returncode}; stopping", file=sys.stderr)
-        return 1
+        started.watch()
     except KeyboardInterrupt:
         return 0
     finally:
