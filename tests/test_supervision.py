@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -16,7 +17,8 @@ import openai
 import pytest
 
 from services.stack import processes, supervisor
-from tests.stack import free_port
+from tests import batch_helpers
+from tests.stack import free_port, local_models_toml
 from tests.test_make_up import alive, children_of, start, stop_with_ctrl_c
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,7 +94,8 @@ def _child(stack_pid: int, name: str) -> int:
                 args = f.read().decode().rstrip("\0").split("\0")
         except OSError:
             continue
-        if alive(pid) and (os.path.basename(args[0]) == name or args[1:3] == ["-m", module]):
+        # nx-27017 is a Python script: its cmdline starts with the interpreter
+        if alive(pid) and (name in map(os.path.basename, args[:2]) or args[1:3] == ["-m", module]):
             return pid
     raise LookupError(f"no running {name} under the stack")
 
@@ -101,7 +104,7 @@ class Probes:
     """One real call per part of the stack, through the edge with the SDK."""
 
     def __init__(self, client: openai.OpenAI) -> None:
-        self.client = client
+        self.base = self.client = client
         self.kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
 
     def models(self):
@@ -145,7 +148,8 @@ SERVES = {
 ALL = ("models", "chat", "embeddings", "speech", "files", "file_bytes", "images", "batches")
 
 
-def _answers(probes: Probes, name: str) -> str | None:
+def _answers(probes: Probes, name: str, *, timeout: float = 120) -> str | None:
+    probes.client = probes.base.with_options(timeout=timeout)
     try:
         getattr(probes, name)()
         return None
@@ -154,12 +158,15 @@ def _answers(probes: Probes, name: str) -> str | None:
 
 
 def _answering_again(probes: Probes, names, *, timeout: float) -> float:
+    """Retry each probe until it answers; a try gives up after 5 s, then 10, 20 … (a call sent while
+    a part is down may wait out the edge's request timeout, which would hide when it came back)."""
     started = time.monotonic()
-    pending = list(names)
+    pending, tries = list(names), 0
     while pending:
-        if _answers(probes, pending[0]) is None:
+        if _answers(probes, pending[0], timeout=min(5 * 2 ** tries, 120)) is None:
             pending.pop(0)
             continue
+        tries += 1
         assert time.monotonic() - started < timeout, f"{pending[0]} did not answer again within {timeout} s"
         time.sleep(0.2)
     return time.monotonic() - started
@@ -192,7 +199,7 @@ def _models_toml(home: str) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path, monkeypatch):
+def up(tmp_path, monkeypatch):
     home = str(tmp_path / "home")
     os.makedirs(home)
     monkeypatch.setenv("VIVIAN_MODELS", _models_toml(home))
@@ -212,8 +219,8 @@ def _stack_log(home: str) -> str:
         return f.read()
 
 
-def test_kill_chat_the_rest_serves_it_comes_back_and_a_crash_loop_is_reported(stack):
-    proc, home, probes = stack
+def test_kill_chat_the_rest_serves_it_comes_back_and_a_crash_loop_is_reported(up):
+    proc, home, probes = up
     took = _kill_and_measure(proc, probes, "chat")
     print(f"\nchat answered again {took:.1f} s after kill -9")
     assert re.search(r"stack: chat \(pid \d+\) exited with signal 9 \(SIGKILL\) after [\d.]+ s; restarting in 0\.5 s",
@@ -251,12 +258,53 @@ def test_kill_chat_the_rest_serves_it_comes_back_and_a_crash_loop_is_reported(st
 KINDS = ("chat", "embeddings", "audio", "files", "images", "jobs", "edge", "nats-server", "weed", "nx-27017")
 
 
-@pytest.mark.slow
-def test_kill_each_kind_of_service_in_turn(stack):
-    proc, home, probes = stack
+def test_kill_each_kind_of_service_in_turn(up):
+    proc, home, probes = up
     took = {name: _kill_and_measure(proc, probes, name) for name in KINDS}
     print("\nseconds from kill -9 until it answered again:",
           ", ".join(f"{name} {seconds:.1f}" for name, seconds in took.items()))
     log = _stack_log(home)
     for name in KINDS:
         assert f"stack: {name} restarted (pid" in log
+
+    # Durable work still flows after all that (JetStream consumers on the restarted nats-server).
+    line = batch_helpers.request_line("one", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"})
+    batch = probes.base.batches.create(input_file_id=batch_helpers.upload(probes.base, [line]),
+                                       endpoint="/v1/embeddings", completion_window="24h")
+    batch = batch_helpers.wait(probes.base, batch.id)
+    assert batch.status == "completed" and batch.request_counts.completed == 1, batch
+
+
+# -- compose's health check of a service: its liveness file ---------------------------------------
+
+
+def _healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """What compose runs in a service's container (see docker-compose.yml)."""
+    return subprocess.run([sys.executable, "-m", "services.liveness"], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_wedged_service_fails_its_health_check(new_stack, tmp_path):
+    alive_file = str(tmp_path / "alive")
+    env = {"VIVIAN_LIVENESS_FILE": alive_file, "VIVIAN_LIVENESS_MAX_AGE": "8"}
+    assert _healthcheck(env).returncode == 1  # not started: no file yet
+    new_stack.start_nats()
+    new_stack.start_chat(local_models_toml(), env=env)
+    assert _healthcheck(env).returncode == 0
+    time.sleep(10)  # longer than the max age: it keeps the file fresh
+    assert _healthcheck(env).returncode == 0
+
+    chat = new_stack.procs["chat"]
+    os.kill(chat.pid, signal.SIGSTOP)  # wedged: alive, but its event loop does nothing
+    try:
+        deadline = time.monotonic() + 60
+        while (check := _healthcheck(env)).returncode == 0:
+            assert time.monotonic() < deadline, "a frozen service still looks healthy"
+            time.sleep(1)
+        assert check.returncode == 1 and "the service is wedged" in check.stderr
+    finally:
+        os.kill(chat.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 60
+    while _healthcheck(env).returncode != 0:  # healthy again once it runs
+        assert time.monotonic() < deadline
+        time.sleep(1)

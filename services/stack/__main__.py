@@ -3,7 +3,8 @@ services, the edge, the files service with its stores (SeaweedFS, nx-27017), the
 on the same object store, and the jobs service.
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
-runs until Ctrl-C (or SIGTERM), and stops every process it started.
+runs until Ctrl-C (or SIGTERM), restarting a process that crashes (`supervisor`), and stops every
+process it started.
 """
 
 import asyncio

@@ -135,6 +135,10 @@ class Supervisor:
         log.warning("%s (pid %d) exited with %s after %.1f s; restarting in %.3g s", child.name, proc.pid,
                     how_it_ended(proc.returncode), now - child.started, delay)
         child.restart_at = now + delay
+        try:  # whatever it started itself goes with it (each child leads its own process group)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def _restart(self, child: _Child, now: float) -> None:
         try:
