@@ -55,6 +55,33 @@ def test_a_killed_child_is_logged_and_started_again(tmp_path, caplog):
             processes.stop(proc)
 
 
+def test_the_delay_doubles_and_is_reset_once_the_child_has_run_a_while(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="vivian.stack")
+    now = [0.0]  # the supervisor's clock, moved by hand; the child is real
+    sup = supervisor.Supervisor(supervisor.Policy(first_delay=1, max_delay=8, stable_after=60, loop_count=9),
+                                clock=lambda: now[0])
+    sup.append(processes.spawn(["sleep", "600"], log_path=str(tmp_path / "sleep.log")))
+
+    def kill_and_restart(after: float) -> None:
+        (proc,) = list(sup)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        now[0] += after
+        sup.check()  # notices the exit
+        now[0] += 10  # past any delay
+        sup.check()  # starts it again
+
+    try:
+        for after in (1, 1, 1, 1, 1, 70, 1):  # the sixth ran 70 s before it was killed
+            kill_and_restart(after)
+        waits = [m[1] for r in caplog.records if (m := re.search(r"restarting in (\S+) s", r.getMessage()))]
+        assert waits == ["1", "2", "4", "8", "8", "1", "2"]
+        assert sup.restarts("sleep") == 7
+    finally:
+        for proc in sup:
+            processes.stop(proc)
+
+
 def test_a_crash_looping_child_is_reported_and_not_restarted_in_a_tight_loop(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="vivian.stack")
     policy = supervisor.Policy(first_delay=0.05, max_delay=2.0, loop_count=4, loop_window=60.0)

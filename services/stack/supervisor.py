@@ -113,15 +113,21 @@ class Supervisor:
                     self._restart(child, now)
             elif child.proc.poll() is not None:
                 self._exited(child, now)
-            elif now - child.started >= self.policy.stable_after and (child.delay > self.policy.first_delay
-                                                                         or child.looping):
-                if child.looping:
-                    log.info("%s has run %.0f s since its last restart: no longer crash-looping", child.name,
-                             now - child.started)
-                child.delay, child.looping = self.policy.first_delay, False
+            elif child.exits and now - child.started >= self.policy.stable_after:
+                self._settled(child, now)
+
+    def _settled(self, child: _Child, now: float) -> None:
+        """Up long enough since its last start: its past crashes no longer count."""
+        if child.looping:
+            log.info("%s has run %.0f s since its last restart: no longer crash-looping", child.name,
+                     now - child.started)
+        child.delay, child.looping = self.policy.first_delay, False
+        child.exits.clear()
 
     def _exited(self, child: _Child, now: float) -> None:
         policy, proc = self.policy, child.proc
+        if child.exits and now - child.started >= policy.stable_after:
+            self._settled(child, now)
         child.exits.append(now)
         while child.exits and now - child.exits[0] > policy.loop_window:
             child.exits.popleft()
@@ -143,7 +149,7 @@ class Supervisor:
     def _restart(self, child: _Child, now: float) -> None:
         try:
             proc = child.proc.respawn()
-        except OSError as err:
+        except (OSError, subprocess.SubprocessError) as err:
             log.error("%s could not be started again: %s; retrying in %.0f s", child.name, err, self.policy.max_delay)
             child.restart_at = now + self.policy.max_delay
             return
