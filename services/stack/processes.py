@@ -27,6 +27,9 @@ def spawn(args: Sequence[str], *, env: dict[str, str] | None = None, log_path: s
     with `append`). The process gets `respawn()`, which starts it again the same way (the stack's
     supervisor restarts a crashed child with it) and appends to the same log, so the crash stays in it."""
     out = open(log_path, "ab" if append else "wb") if log_path else stdout
+    if log_path and append:
+        out.write(time.strftime("--- started again at %Y-%m-%dT%H:%M:%SZ ---\n", time.gmtime()).encode())
+        out.flush()
     try:
         proc = subprocess.Popen(list(args), env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT if out is not None else None,
@@ -35,7 +38,7 @@ def spawn(args: Sequence[str], *, env: dict[str, str] | None = None, log_path: s
         if log_path:
             out.close()
     proc.log_path = log_path
-    proc.respawn = functools.partial(spawn, args, env=env, log_path=log_path, stdout=stdout, append=True)
+    proc.respawn = functools.partial(spawn, args=args, env=env, log_path=log_path, stdout=stdout, append=True)
     return proc
 
 
