@@ -20,6 +20,7 @@ from nats.micro.service import EndpointStats
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, TracerProvider
 
+from services import liveness
 from services.outcome import Outcome, report
 from shared import bus, errors, logs, modelconfig, runtime, subjects, telemetry
 from shared.bus import Heartbeats, Replier, decode_envelope
@@ -53,6 +54,7 @@ class BusService:
         self._last_error: dict[str, str] = {}
         self._service = None
         self._frame_limit = bus.frame_limit(nc)
+        self._liveness: asyncio.Task | None = None
 
     def endpoints(self) -> list[Endpoint]:
         raise NotImplementedError
@@ -65,6 +67,7 @@ class BusService:
             await self._service.add_endpoint(name=endpoint.name, subject=endpoint.subject,
                                              handler=self._spawner(endpoint))
         self.heartbeats.start()
+        self._liveness = liveness.keep_fresh()  # for container health checks, when configured
 
     async def stop(self, *, drain_timeout: float = 20.0) -> None:
         """Take no new requests, let running ones finish for `drain_timeout`, then end the rest
@@ -80,6 +83,8 @@ class BusService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.heartbeats.stop()
+        if self._liveness is not None:
+            self._liveness.cancel()
 
     def _spawner(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
         """Micro handlers run one at a time per endpoint, so each request gets a task of its own."""

@@ -33,6 +33,9 @@ KNOWN_VIVIAN_ENV = {
     "VIVIAN_STAGING_TIMEOUT",
     "VIVIAN_SWEEP_INTERVAL",
     "VIVIAN_DRAIN_TIMEOUT",
+    # compose's healthcheck of a service (services/liveness.py)
+    "VIVIAN_LIVENESS_FILE",
+    "VIVIAN_LIVENESS_MAX_AGE",
 }
 
 
@@ -96,3 +99,37 @@ def test_dockerfile_copies_sources():
     copied = " ".join(re.findall(r"^COPY\s+(.+)$", dockerfile, re.MULTILINE))
     for src in ("services", "shared", "config", "models"):
         assert re.search(rf"(^|\s){src}/?(\s|$)", copied), f"{src} not copied"
+
+
+def _long_running():
+    """Every service but the one-shot tools (`profiles: [tools]`, run with `docker compose run`)."""
+    return {name: svc for name, svc in _services().items() if "tools" not in svc.get("profiles", ())}
+
+
+def test_every_service_restarts_and_has_a_healthcheck():
+    for name, svc in _long_running().items():
+        assert svc.get("restart") in ("unless-stopped", "always", "on-failure"), f"{name}: no restart policy"
+        check = svc.get("healthcheck") or {}
+        assert not check.get("disable") and check.get("test"), f"{name}: no healthcheck"
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), f"{name}: {check['test']}"
+        for field in ("interval", "timeout", "retries"):
+            assert field in check, f"{name}: healthcheck without {field}"
+
+
+def test_vivian_services_check_their_liveness_file():
+    """Each domain service's healthcheck runs `python -m services.liveness`, which exists, against
+    the file the service keeps fresh ($VIVIAN_LIVENESS_FILE in its environment)."""
+    for name, svc in _long_running().items():
+        if "build" not in svc or svc["command"][2] == "services.edge":
+            continue
+        assert svc["healthcheck"]["test"][1:] == ["python", "-m", "services.liveness"], name
+        assert _runnable("services.liveness")
+        assert "VIVIAN_LIVENESS_FILE" in _env_names(svc), name
+    edge = _services()["edge"]["healthcheck"]["test"]
+    assert "http://127.0.0.1:8080/healthz" in " ".join(edge)
+
+
+def test_services_wait_for_healthy_dependencies():
+    for name, svc in _long_running().items():
+        for dep, cond in (svc.get("depends_on") or {}).items():
+            assert cond.get("condition") == "service_healthy", f"{name} -> {dep}: {cond}"

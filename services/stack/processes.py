@@ -1,6 +1,7 @@
 """Child processes that never outlive us: started in their own process group, stopped by PID."""
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -21,15 +22,24 @@ def _die_with_parent() -> None:
 
 
 def spawn(args: Sequence[str], *, env: dict[str, str] | None = None, log_path: str | None = None,
-          stdout=None) -> subprocess.Popen:
-    out = open(log_path, "wb") if log_path else stdout  # a fresh log per start
+          stdout=None, append: bool = False) -> subprocess.Popen:
+    """Start `args` with `env` added to ours, its output in `log_path` (a fresh log, or appended to
+    with `append`). The process gets `respawn()`, which starts it again the same way (the stack's
+    supervisor restarts a crashed child with it) and appends to the same log, so the crash stays in it."""
+    out = open(log_path, "ab" if append else "wb") if log_path else stdout
+    if log_path and append:
+        out.write(time.strftime("--- started again at %Y-%m-%dT%H:%M:%SZ ---\n", time.gmtime()).encode())
+        out.flush()
     try:
-        return subprocess.Popen(list(args), env={**os.environ, **(env or {})}, stdout=out,
+        proc = subprocess.Popen(list(args), env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT if out is not None else None,
                                 preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL)
     finally:
         if log_path:
             out.close()
+    proc.log_path = log_path
+    proc.respawn = functools.partial(spawn, args=args, env=env, log_path=log_path, stdout=stdout, append=True)
+    return proc
 
 
 def spawn_module(module: str, *, env: dict[str, str] | None = None, log_path: str | None = None) -> subprocess.Popen:
