@@ -10,6 +10,18 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 32 * 1024 * 1024
     request_timeout: float = 600.0  # whole request, as OpenAI's SDK waits by default
     stream_idle_timeout: float = 30.0  # silence (not even a heartbeat) that ends a call as failed
+    # Seconds a request body may go without a byte arriving while the edge waits for it (a client
+    # that sends less than its Content-Length, or stops mid-upload): then a 408 and the connection
+    # closes. On inactivity, not the whole body, so a large upload on a slow link still goes through.
+    body_read_timeout: float = 60.0
+    # The request line and each header line, in bytes (a longer one is a 431), and how many headers.
+    max_header_bytes: int = 8190
+    max_headers: int = 100
+    # /metrics: when `metrics_token` is set, it needs `Authorization: Bearer <token>`; when
+    # `metrics_port` is set, it is served only there (on `metrics_host`, else `host`), not on `port`.
+    metrics_token: str = ""
+    metrics_host: str = ""
+    metrics_port: int = 0
     # The base URL clients reach this edge at (`https://vivian.example.com`), which links to stored
     # images start with; when empty, the scheme and Host of each request.
     public_url: str = ""
