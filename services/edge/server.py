@@ -33,6 +33,22 @@ KEEPALIVE_TIMEOUT = 75.0  # idle seconds before a kept-alive connection closes (
 class _Protocol(web.RequestHandler):
     __slots__ = ()
 
+    def data_received(self, data: bytes) -> None:
+        # aiohttp's C parser raises on a malformed chunk in a body already being read (a bad chunk
+        # size), and RequestHandler queues that as the *next* request's error, leaving the current
+        # body open: its handler would wait for the body's timeout (a 408). Fail the body now, as a
+        # 400 (middleware.api_errors). The private names are read defensively: if aiohttp renames
+        # them, the 408 remains.
+        messages = getattr(self, "_messages", None)
+        before = len(messages) if messages is not None else 0
+        super().data_received(data)
+        request = getattr(self, "_current_request", None)
+        if messages is None or request is None or len(messages) <= before or request.content.is_eof():
+            return
+        error = getattr(messages[-1][0], "exc", None)
+        if isinstance(error, http_exceptions.HttpProcessingError):
+            request.content.set_exception(web.RequestPayloadError(f"malformed body ({type(error).__name__})"))
+
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         if status >= 500:
