@@ -10,9 +10,14 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 32 * 1024 * 1024
     request_timeout: float = 600.0  # whole request, as OpenAI's SDK waits by default
     stream_idle_timeout: float = 30.0  # silence (not even a heartbeat) that ends a call as failed
-    # Seconds a request body may go without a byte arriving while the edge waits for it (a client
-    # that sends less than its Content-Length, or stops mid-upload): then a 408 and the connection
-    # closes. On inactivity, not the whole body, so a large upload on a slow link still goes through.
+    # The base URL clients reach this edge at (`https://vivian.example.com`), which links to stored
+    # images start with; when empty, the scheme and Host of each request.
+    public_url: str = ""
+    log_level: str = "info"
+    # Seconds a request body may go without finishing or bringing 1 KiB a second while the edge
+    # waits for it (a client that sent less than its Content-Length, stopped mid-upload, trickles):
+    # then a 408 and the connection closes. A window, not the whole body: a large upload on a slow
+    # link still goes through, and time the edge itself holds the body back does not count.
     body_read_timeout: float = 60.0
     # The request line and each header line, in bytes (a longer one is a 431), and how many headers.
     max_header_bytes: int = 8190
@@ -22,7 +27,3 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     metrics_token: str = ""
     metrics_host: str = ""
     metrics_port: int = 0
-    # The base URL clients reach this edge at (`https://vivian.example.com`), which links to stored
-    # images start with; when empty, the scheme and Host of each request.
-    public_url: str = ""
-    log_level: str = "info"
