@@ -18,6 +18,7 @@ import asyncio
 import logging
 import secrets
 import signal
+
 from aiohttp import http_exceptions, web
 
 from services.edge.context import REQUEST_ID
