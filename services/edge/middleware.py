@@ -1,4 +1,5 @@
-"""Request ids, logs and metrics; errors in OpenAI's shape; API-key authentication."""
+"""Request ids, logs and metrics; a body that stops arriving is a 408; errors in OpenAI's shape;
+API-key authentication."""
 
 import asyncio
 import logging
@@ -119,9 +120,9 @@ class _BodyWatch:
 async def body_deadline(request: web.Request, handler) -> web.StreamResponse:
     """A body that stops arriving (or crawls) for `body_read_timeout` seconds ends the request with a
     408, and its connection."""
-    if not request.body_exists or request.content.is_eof():
-        return await handler(request)
     timeout = request.app[SETTINGS].body_read_timeout
+    if timeout <= 0 or not request.body_exists or request.content.is_eof():  # 0: no timeout
+        return await handler(request)
     watch = _BodyWatch(request, timeout)
     try:
         return await handler(request)

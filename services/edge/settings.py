@@ -17,7 +17,7 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     # Seconds a request body may go without finishing or bringing 1 KiB a second while the edge
     # waits for it (a client that sent less than its Content-Length, stopped mid-upload, trickles):
     # then a 408 and the connection closes. A window, not the whole body: a large upload on a slow
-    # link still goes through, and time the edge itself holds the body back does not count.
+    # link still goes through, and time the edge itself holds the body back does not count. 0: off.
     body_read_timeout: float = 60.0
     # The request line and each header line, in bytes (a longer one is a 431), and how many headers.
     max_header_bytes: int = 8190
