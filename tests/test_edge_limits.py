@@ -23,12 +23,14 @@ METRICS_TOKEN = "metrics-" + "t" * 24
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory) -> Iterator[Stack]:
     """NATS and an edge, nothing behind it (what is tested here never reaches a service), with a short
-    body timeout and a metrics token."""
+    body timeout, and /metrics on an address of its own behind a token."""
     s = Stack(home=str(tmp_path_factory.mktemp("edge-limits")))
+    s.metrics_port = free_port()
     try:
         s.start_nats()
         s.key = make_key(s.nats_url, name="tests")
-        s.start_edge({"VIVIAN_BODY_READ_TIMEOUT": str(BODY_READ_TIMEOUT), "VIVIAN_METRICS_TOKEN": METRICS_TOKEN})
+        s.start_edge({"VIVIAN_BODY_READ_TIMEOUT": str(BODY_READ_TIMEOUT), "VIVIAN_METRICS_TOKEN": METRICS_TOKEN,
+                      "VIVIAN_METRICS_PORT": str(s.metrics_port)})
         yield s
     finally:
         s.stop()
@@ -287,9 +289,9 @@ def scrape(port: int, token: str | None = METRICS_TOKEN) -> tuple[int, bytes]:
 
 def test_metrics_need_the_token_when_one_is_set(edge):
     for token in (None, "wrong", edge.key):
-        status, raw = scrape(edge.port, token)
+        status, raw = scrape(edge.metrics_port, token)
         assert_openai_error(status, json.loads(raw), 401)
-    status, raw = scrape(edge.port)
+    status, raw = scrape(edge.metrics_port)
     assert status == 200 and b"vivian_requests_total" in raw
 
 
@@ -300,25 +302,18 @@ def test_huge_model_names_keep_metrics_small(edge):
         with pytest.raises(openai.APIStatusError):  # no chat service behind this edge: 503
             client.chat.completions.create(model=f"{i}" * 900_000, messages=[{"role": "user", "content": "hi"}])
     time.sleep(0.5)  # counted in the event-loop step after the answer
-    status, raw = scrape(edge.port)
+    status, raw = scrape(edge.metrics_port)
     print(f"/metrics after five 900 KB model names: {len(raw)} bytes")
     assert status == 200 and len(raw) < 100_000
     assert b'model="unknown"' in raw
 
 
-def test_metrics_on_their_own_address(edge, tmp_path):
+def test_metrics_on_their_own_address(edge):
     """With VIVIAN_METRICS_PORT, /metrics is served there, and not on the API's port; the metrics
     address serves nothing else."""
-    other = Stack(home=str(tmp_path), nats_url=edge.nats_url, key=edge.key)
-    metrics_port = free_port()
-    try:
-        other.start_edge({"VIVIAN_METRICS_PORT": str(metrics_port)})
-        status, raw = scrape(other.port, None)
-        assert_openai_error(status, json.loads(raw), 404)
-        status, raw = scrape(metrics_port, None)
-        assert status == 200 and b"vivian_requests_total" in raw
-        with pytest.raises(urllib.error.HTTPError) as caught:
-            urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/v1/models", timeout=30)
-        assert caught.value.code == 404 and json.loads(caught.value.read())["error"]["code"] == "unknown_url"
-    finally:
-        other.stop()
+    for token in (None, METRICS_TOKEN):
+        status, raw = scrape(edge.port, token)
+        assert assert_openai_error(status, json.loads(raw), 404)["code"] == "unknown_url"
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"http://127.0.0.1:{edge.metrics_port}/v1/models", timeout=30)
+    assert caught.value.code == 404 and json.loads(caught.value.read())["error"]["code"] == "unknown_url"
