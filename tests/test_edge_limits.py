@@ -253,6 +253,7 @@ MALFORMED_FORMS = {  # each takes the route's (text field, file field)
         fields[0], b"value", "Content-Type: text/plain; charset=x-no-such-charset\r\n") + FORM_END,
     "bad part header": lambda fields: (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{fields[1]}"\r\n'
                                        "this is not a header\r\n\r\nvalue\r\n").encode() + FORM_END,
+    "long part header": lambda fields: form_field(fields[1], b"value", f"X-Big: {'b' * 10_000}\r\n") + FORM_END,
     "truncated field": lambda fields: (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{fields[0]}"\r\n\r\n'
                                        "val").encode(),
     "truncated file": truncated_file,
