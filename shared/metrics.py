@@ -6,6 +6,7 @@ travels over NATS as JSON (the client library has no such form), and no locks (e
 event loop). Recording is a dict update and, for histograms, a bisect: about a microsecond.
 """
 
+import re
 from bisect import bisect_left
 
 from shared.protocol.metrics import Family, HistogramSample, MetricsSnapshot, Sample
@@ -13,10 +14,15 @@ from shared.protocol.metrics import Family, HistogramSample, MetricsSnapshot, Sa
 # Seconds. LLM calls run from milliseconds (a cached or tiny answer) to minutes (long generations).
 LATENCY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                   120.0, 300.0)
-# Model names come from clients: past this many distinct names, new ones are counted as "other", so
-# a client sending random names cannot grow the series (and the memory) without bound.
+# Model names come from clients, so a label is bounded three ways. A request answered 404 (no such
+# model), or naming a model longer than MAX_MODEL_CHARS or outside MODEL_CHARS, counts as "unknown".
+# Past MAX_MODELS distinct names, new ones count as "other". So a client sending random or huge names
+# cannot grow the series, the memory or /metrics without bound.
 MAX_MODELS = 256
+MAX_MODEL_CHARS = 128
+MODEL_CHARS = re.compile(r"[A-Za-z0-9._:/@+-]*")  # model ids, aliases, ft:… names, org/name
 OTHER = "other"
+UNKNOWN = "unknown"
 
 
 class _Histogram:
@@ -42,17 +48,19 @@ class Metrics:
         self._streams_open: dict[str, int] = {}
         self._models: set[str] = set()
 
-    def model(self, name: str) -> str:
-        """`name` as a label value (bounded: see MAX_MODELS)."""
-        if name in self._models:
+    def model(self, name: str, status: int = 200) -> str:
+        """`name` as a label value (bounded: see MAX_MODELS), for a request answered with `status`."""
+        if not name or name in self._models:  # "": a route that names no model
             return name
+        if status == 404 or len(name) > MAX_MODEL_CHARS or not MODEL_CHARS.fullmatch(name):
+            return UNKNOWN
         if len(self._models) >= MAX_MODELS:
             return OTHER
         self._models.add(name)
         return name
 
     def request(self, route: str, model: str, status: int, seconds: float) -> None:
-        model = self.model(model)
+        model = self.model(model, status)
         key = (route, model, status)
         self._requests[key] = self._requests.get(key, 0) + 1
         if (hist := self._duration.get((route, model))) is None:

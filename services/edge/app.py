@@ -58,6 +58,16 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
     for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, batches,
-                   fine_tuning, health, metrics):
+                   fine_tuning, health):
         app.add_routes(module.routes)
+    if not settings.metrics_port:  # else only on its own address: create_metrics_app
+        app.add_routes(metrics.routes)
     return app
+
+
+def create_metrics_app(app: web.Application) -> web.Application:
+    """`/metrics` of `app` alone, for its own address (`VIVIAN_METRICS_HOST`/`VIVIAN_METRICS_PORT`)."""
+    metrics_app = web.Application(middlewares=[middleware.api_errors])
+    metrics_app[SETTINGS], metrics_app[METRICS] = app[SETTINGS], app[METRICS]
+    metrics_app.add_routes(metrics.routes)
+    return metrics_app

@@ -1,4 +1,5 @@
-"""Request ids, logs and metrics; errors in OpenAI's shape; API-key authentication."""
+"""Request ids, logs and metrics; a body that stops arriving is a 408; errors in OpenAI's shape;
+API-key authentication."""
 
 import asyncio
 import logging
@@ -19,6 +20,7 @@ _encode = msgspec.json.Encoder().encode
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Links to stored images carry their own signature and expiry, as OpenAI's do: no key needed.
 PUBLIC_PREFIXES = ("/v1/images/content/",)
+MIN_BODY_RATE = 1024  # bytes a second a body must average over each body_read_timeout window
 CLIENT_CLOSED = 499  # nginx's status for "the client went away first"
 
 
@@ -77,12 +79,75 @@ async def _stamp(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["x-request-id"] = request[REQUEST_ID]
 
 
+class BodyTimeout(TimeoutError):
+    """The client stopped sending its body. Set on the request's payload stream, so whichever read is
+    waiting for the body (JSON, a form field, a file streaming to the store) fails with it. A
+    TimeoutError, so that aiohttp's own read of the rest of an unread body ends quietly too."""
+
+
+class _BodyWatch:
+    """Fails the request's body with BodyTimeout when, for `timeout` seconds, it neither finished nor
+    brought MIN_BODY_RATE bytes a second (a client that sent less than its Content-Length, stopped
+    mid-upload, or trickles a byte at a time). Time the edge itself holds the body back does not count:
+    a read-paused transport means we have not consumed what came (TCP flow control, a slow store)."""
+
+    def __init__(self, request: web.Request, timeout: float) -> None:
+        self._request, self._timeout = request, timeout
+        self._loop = asyncio.get_running_loop()
+        self._need = timeout * MIN_BODY_RATE
+        self._restart()
+        self._handle = self._loop.call_later(timeout / 4, self._check)
+
+    def _restart(self) -> None:
+        self._since, self._from = self._loop.time(), self._request.content.total_bytes
+
+    def _check(self) -> None:
+        content, transport = self._request.content, self._request.transport
+        if content.is_eof() or content.exception() is not None or transport is None:
+            return  # all of it came, or the connection is gone: nothing left to watch
+        if content.total_bytes - self._from >= self._need or not transport.is_reading():
+            self._restart()
+        elif self._loop.time() - self._since >= self._timeout:
+            content.set_exception(BodyTimeout())
+            return
+        self._handle = self._loop.call_later(self._timeout / 4, self._check)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
+@web.middleware
+async def body_deadline(request: web.Request, handler) -> web.StreamResponse:
+    """A body that stops arriving (or crawls) for `body_read_timeout` seconds ends the request with a
+    408, and its connection."""
+    timeout = request.app[SETTINGS].body_read_timeout
+    if timeout <= 0 or not request.body_exists or request.content.is_eof():  # 0: no timeout
+        return await handler(request)
+    watch = _BodyWatch(request, timeout)
+    try:
+        return await handler(request)
+    except BodyTimeout:
+        log.info("request_id=%s body stalled for %gs: 408, closing", request[REQUEST_ID], timeout)
+        response = error_response(errors.ApiError(
+            408, f"The request body stopped arriving: less than {MIN_BODY_RATE} bytes a second came for "
+            f"{timeout:g} seconds.",
+            code="request_timeout"))
+        response.force_close()
+        return response
+    finally:
+        watch.cancel()
+
+
 @web.middleware
 async def api_errors(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except errors.ApiError as err:
         return error_response(err)
+    except web.RequestPayloadError as err:  # the HTTP parser refused the body: a broken chunked encoding…
+        response = error_response(errors.invalid_request(f"The request body could not be read: {str(err)[:200]}"))
+        response.force_close()
+        return response
     except web.HTTPRequestEntityTooLarge:
         return error_response(errors.ApiError(
             413, f"Request body too large: the limit is {request.app[SETTINGS].max_body_bytes} bytes.",
@@ -113,5 +178,5 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
     return await handler(request)
 
 
-MIDDLEWARES = [request_ids, api_errors, authenticate]
+MIDDLEWARES = [request_ids, body_deadline, api_errors, authenticate]
 on_response_prepare = _stamp

@@ -20,3 +20,16 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     # images start with; when empty, the scheme and Host of each request.
     public_url: str = ""
     log_level: str = "info"
+    # Seconds a request body may go without finishing or bringing 1 KiB a second while the edge
+    # waits for it (a client that sent less than its Content-Length, stopped mid-upload, trickles):
+    # then a 408 and the connection closes. A window, not the whole body: a large upload on a slow
+    # link still goes through, and time the edge itself holds the body back does not count. 0: off.
+    body_read_timeout: float = 60.0
+    # The request line and each header line, in bytes (a longer one is a 431), and how many headers.
+    max_header_bytes: int = 8190
+    max_headers: int = 100
+    # /metrics: when `metrics_token` is set, it needs `Authorization: Bearer <token>`; when
+    # `metrics_port` is set, it is served only there (on `metrics_host`, else `host`), not on `port`.
+    metrics_token: str = ""
+    metrics_host: str = ""
+    metrics_port: int = 0
