@@ -18,7 +18,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from shared import errors
+from shared import buscredentials, errors
 from shared.protocol.bus import Blob, Data, Done, Envelope, Failure, Frame, Heartbeat, TokenCounts
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,16 @@ decode_envelope = msgspec.json.Decoder(Envelope).decode
 NO_RESPONDERS = "503"
 
 
-async def connect(url: str, *, name: str) -> Client:
+async def connect(url: str, *, name: str, credentials: str = "") -> Client:
+    """`credentials`: the path of this process's role credentials (`shared/buscredentials.py`);
+    empty for a bus without authentication."""
     return await nats.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        **buscredentials.connect_options(credentials),
     )
 
 
@@ -83,7 +86,7 @@ class Caller:
 
     def __init__(self, nc: Client) -> None:
         self._nc = nc
-        self._prefix = f"_INBOX.{nc.new_inbox().rsplit('.', 1)[-1]}"
+        self._prefix = nc.new_inbox()  # under the role's inbox prefix (`_INBOX.<role>`), if it has one
         self._calls: dict[str, _Call] = {}
         # Tokens only need to be unique under our random prefix: a counter spares a getrandom call.
         self._tokens = itertools.count()
