@@ -36,6 +36,11 @@ ROLES = ("edge", "keys", *SERVICES)
 BODIES_BUCKET = "vivian_bodies"
 
 
+# JetStream calls any user of a stream makes: account info, and finding a stream by subject
+# (nats-py does when it subscribes to a stream without naming it, as an object store read does).
+JS_COMMON = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+
+
 def inbox(role: str) -> str:
     return f"_INBOX.{role}.>"
 
@@ -77,7 +82,7 @@ def objects_write(bucket: str) -> list[str]:
 def _service(role: str, *, publish: list[str] = (), subscribe: list[str] = ()) -> dict:
     name = s.SERVICES.get(role, f"vivian-{role}")
     return {
-        "publish": {"allow": [*(inbox(c) for c in CALLERS if c != role), "$JS.API.INFO",
+        "publish": {"allow": [*(inbox(c) for c in CALLERS if c != role), *JS_COMMON,
                               *objects_write(BODIES_BUCKET), *publish]},
         "subscribe": {"allow": [*SERVES[role], s.CANCEL, inbox(role), "$SRV.*", f"$SRV.*.{name}",
                                 f"$SRV.*.{name}.>", *subscribe]},
@@ -91,13 +96,13 @@ def permissions() -> dict[str, dict]:
     every_request = [subject for served in SERVES.values() for subject in served]
     return {
         "edge": {
-            "publish": {"allow": [*every_request, s.CANCEL, "$SRV.>", "$JS.API.INFO",
+            "publish": {"allow": [*every_request, s.CANCEL, "$SRV.>", *JS_COMMON,
                                   *kv_read(s.KEYS_BUCKET), *kv_read(s.PROJECTS_BUCKET),
                                   *objects_write(s.AUDIO_BUCKET), *objects_write(BODIES_BUCKET)]},
             "subscribe": {"allow": [inbox("edge")]},
         },
         "keys": {
-            "publish": {"allow": ["$JS.API.INFO", *kv_write(s.KEYS_BUCKET), *kv_write(s.PROJECTS_BUCKET)]},
+            "publish": {"allow": [*JS_COMMON, *kv_write(s.KEYS_BUCKET), *kv_write(s.PROJECTS_BUCKET)]},
             "subscribe": {"allow": [inbox("keys")]},
         },
         "chat": _service("chat", publish=[*kv_read(s.FINE_TUNED_BUCKET), *objects_read(s.ADAPTERS_BUCKET)]),
