@@ -216,3 +216,26 @@ def test_the_key_tool_works_with_its_role_only(stack):
     assert anonymous.returncode == 2
     assert "credentials" in anonymous.stderr
     assert "by-the-edge" not in keys_cli(stack, "list", credentials=stack.auth.path("keys")).stdout
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, `>` the rest."""
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or token not in ("*", s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def test_every_request_subject_is_served_by_one_role():
+    """A subject added to shared/subjects.py without a role to serve it would be refused to its
+    service on a locked bus: services/stack/roles.py must name it."""
+    requests = {value for name, value in vars(subjects).items()
+                if name.isupper() and isinstance(value, str) and value.startswith("vivian.")
+                and value not in (subjects.CANCEL, subjects.JOBS_TASKS)}
+    assert len(requests) > 30
+    for subject in requests:
+        servers = [role for role, served in roles.SERVES.items() if any(matches(p, subject) for p in served)]
+        assert len(servers) == 1, (subject, servers)
