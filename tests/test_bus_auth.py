@@ -239,3 +239,29 @@ def test_every_request_subject_is_served_by_one_role():
     for subject in requests:
         servers = [role for role, served in roles.SERVES.items() if any(matches(p, subject) for p in served)]
         assert len(servers) == 1, (subject, servers)
+
+
+@pytest.mark.parametrize("caller", roles.CALLERS)
+async def test_a_callers_large_body_is_read_and_deleted_by_any_service(stack, caller):
+    """Request bodies too large for one message ride the `vivian_bodies` object store: the
+    callers put them, the service that takes the request reads and deletes them."""
+    conn = await connect_as(stack, caller)
+    try:
+        js = conn.nc.jetstream()
+        try:
+            store = await js.object_store(roles.BODIES_BUCKET)
+        except Exception:
+            store = await js.create_object_store(roles.BODIES_BUCKET, ttl=600)
+        for role in SERVICE_ROLES:
+            await store.put(f"body-{caller}-{role}", b"x" * 300_000)
+    finally:
+        await conn.close()
+    for role in SERVICE_ROLES:
+        service = await connect_as(stack, role)
+        try:
+            store = await service.nc.jetstream().object_store(roles.BODIES_BUCKET)
+            assert (await store.get(f"body-{caller}-{role}")).data == b"x" * 300_000
+            await store.delete(f"body-{caller}-{role}")
+            assert not service.refusals, (role, service.refusals)
+        finally:
+            await service.close()
