@@ -200,6 +200,7 @@ class ModelServiceSettings(msgspec.Struct, kw_only=True):
     variables (see README, "Settings")."""
 
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     models: str = ""  # path of the model config file; config/models.toml when empty
     heartbeat_interval: float = 1.0  # seconds of silence before a call gets a heartbeat frame
     drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
@@ -222,7 +223,7 @@ async def _serve_models(name: str, settings: ModelServiceSettings, make_registry
     tracing = telemetry.provider_from_env(f"vivian-{name}")
     registry = make_registry(modelconfig.load(settings.models or None), tracing)
     await registry.start()
-    nc = await bus.connect(settings.nats_url, name=f"vivian-{name}")
+    nc = await bus.connect(settings.nats_url, name=f"vivian-{name}", credentials=settings.nats_credentials)
     service = make_service(nc, registry, tracing, settings)
     await service.start()
     runtime.settle()

@@ -27,7 +27,7 @@ from nats import errors as nats_errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from shared import bodystore, errors
+from shared import bodystore, buscredentials, errors
 from shared.protocol.bus import Blob, Data, Done, Envelope, Failure, Frame, Heartbeat, TokenCounts
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,9 @@ class _Watch:
 _watches: "weakref.WeakKeyDictionary[Client, _Watch]" = weakref.WeakKeyDictionary()
 
 
-async def connect(url: str, *, name: str) -> Client:
+async def connect(url: str, *, name: str, credentials: str = "") -> Client:
+    """`credentials`: the path of this process's role credentials (`shared/buscredentials.py`);
+    empty for a bus without authentication."""
     watch = _Watch(name)
     nc = await nats.connect(
         url,
@@ -109,6 +111,7 @@ async def connect(url: str, *, name: str) -> Client:
         disconnected_cb=watch.disconnected,
         reconnected_cb=watch.reconnected,
         closed_cb=watch.closed,
+        **buscredentials.connect_options(credentials),
     )
     watch.nc = nc
     _watches[nc] = watch
@@ -198,7 +201,7 @@ class Caller:
 
     def __init__(self, nc: Client) -> None:
         self._nc = nc
-        self._prefix = f"_INBOX.{nc.new_inbox().rsplit('.', 1)[-1]}"
+        self._prefix = nc.new_inbox()  # under the role's inbox prefix (`_INBOX.<role>`), if it has one
         self._calls: dict[str, _Call] = {}
         # Tokens only need to be unique under our random prefix: a counter spares a getrandom call.
         self._tokens = itertools.count()

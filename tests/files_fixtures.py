@@ -111,7 +111,8 @@ def mongo_url(tmp_path_factory) -> Iterator[str]:
 def files_env(stack: Stack, s3: S3, mongo_url: str, **extra: str) -> dict[str, str]:
     """Settings for a files service on `stack`'s bus, with a bucket and a database of its own."""
     name = f"vivian-tests-{secrets.token_hex(4)}"
-    return {"VIVIAN_NATS_URL": stack.nats_url, "VIVIAN_S3_ENDPOINT": s3.endpoint, "VIVIAN_S3_ACCESS_KEY": s3.access_key,
+    return {"VIVIAN_NATS_URL": stack.nats_url, **stack.auth.env("files"), "VIVIAN_S3_ENDPOINT": s3.endpoint,
+            "VIVIAN_S3_ACCESS_KEY": s3.access_key,
             "VIVIAN_S3_SECRET_KEY": s3.secret_key, "VIVIAN_S3_BUCKET": name,
             "VIVIAN_MONGO_URL": with_database(mongo_url, name.replace("-", "_")), "VIVIAN_HEARTBEAT_INTERVAL": "0.5",
             **extra}

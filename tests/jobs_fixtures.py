@@ -31,7 +31,7 @@ class JobsDeployment:
 def jobs_env(stack: Stack, files: FilesDeployment, **extra: str) -> dict[str, str]:
     """Settings for a jobs service on `stack`'s bus, keeping its records in the files service's
     database (collections of its own)."""
-    return {"VIVIAN_NATS_URL": stack.nats_url, "VIVIAN_MONGO_URL": files.settings.mongo_url,
+    return {"VIVIAN_NATS_URL": stack.nats_url, **stack.auth.env("jobs"), "VIVIAN_MONGO_URL": files.settings.mongo_url,
             "VIVIAN_HEARTBEAT_INTERVAL": "0.5", "VIVIAN_MODELS": os.path.join(stack.home, "models.toml"),
             "VIVIAN_FINE_TUNING_DIR": os.path.join(stack.home, "fine_tuning"), **extra}
 

@@ -9,7 +9,8 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from services.edge import keys
-from services.stack import nats, processes
+from services.stack import credentials, nats, processes
+from services.stack.credentials import BusAuth
 from shared import bus
 
 TEST_MODEL = "smollm2-135m-instruct"
@@ -21,9 +22,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Every bus the tests start is locked (services/stack/credentials.py): its URL → its users.
+BUS_AUTH: dict[str, BusAuth] = {}
+
+
+def bus_credentials(nats_url: str, role: str) -> str:
+    """The credentials file of `role` on the bus at `nats_url` (started by a `Stack`)."""
+    return BUS_AUTH[nats_url].path(role)
+
+
 def make_key(nats_url: str, **kwargs) -> str:
+    """An API key, made by the key tool's role."""
     async def go() -> str:
-        nc = await bus.connect(nats_url, name="tests")
+        nc = await bus.connect(nats_url, name="tests", credentials=bus_credentials(nats_url, "keys"))
         try:
             return (await keys.create_key(nc.jetstream(), **kwargs))[0]
         finally:
@@ -93,6 +104,11 @@ class Stack:
     port: int = 0
     key: str = ""
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    auth: BusAuth = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The users exist before the server, so a service's settings can name its credentials early.
+        self.auth = credentials.ensure(os.path.join(self.home, "credentials"))
 
     @property
     def base_url(self) -> str:
@@ -106,8 +122,9 @@ class Stack:
             return f.read()
 
     def start_nats(self) -> None:
-        proc, self.nats_url = nats.start(os.path.join(self.home, "nats"))
+        proc, self.nats_url = nats.start(os.path.join(self.home, "nats"), config=self.auth.config)
         self.procs["nats"] = proc
+        BUS_AUTH[self.nats_url] = self.auth
 
     def start_chat(self, models_toml: str, env: dict[str, str] | None = None) -> None:
         """The chat service, with `models_toml` as the stack's model config file."""
@@ -116,9 +133,10 @@ class Stack:
         self.start_service("chat", env)
 
     def start_service(self, name: str, env: dict[str, str] | None = None) -> None:
-        """`python -m services.<name>` on this stack's bus and model config, once it serves."""
+        """`python -m services.<name>` on this stack's bus (as its role) and model config, once it serves."""
         proc = processes.spawn_module(f"services.{name}", log_path=self.log(name), env={
-            "VIVIAN_NATS_URL": self.nats_url, "VIVIAN_MODELS": os.path.join(self.home, "models.toml"),
+            "VIVIAN_NATS_URL": self.nats_url, **self.auth.env(name),
+            "VIVIAN_MODELS": os.path.join(self.home, "models.toml"),
             "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **(env or {})})
         self.procs[name] = proc
         processes.wait_for_line(self.log(name), "serving", proc=proc, timeout=180)
@@ -126,7 +144,7 @@ class Stack:
     def start_edge(self, env: dict[str, str] | None = None) -> None:
         self.port = self.port or free_port()
         proc = processes.spawn_module("services.edge", log_path=self.log("edge"), env={
-            "VIVIAN_NATS_URL": self.nats_url, "VIVIAN_PORT": str(self.port), **(env or {})})
+            "VIVIAN_NATS_URL": self.nats_url, **self.auth.env("edge"), "VIVIAN_PORT": str(self.port), **(env or {})})
         self.procs["edge"] = proc
         deadline = time.monotonic() + 60
         while True:

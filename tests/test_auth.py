@@ -14,7 +14,8 @@ from shared import bus, subjects
 
 def keys_cli(stack, *args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "services.edge.keys", *args], capture_output=True, text=True,
-                          timeout=60, env={"VIVIAN_NATS_URL": stack.nats_url, "PATH": ""})
+                          timeout=60, env={"VIVIAN_NATS_URL": stack.nats_url, "PATH": "",
+                                           "VIVIAN_NATS_CREDENTIALS": stack.auth.path("keys")})
 
 
 def sdk(stack, key):
@@ -83,7 +84,7 @@ def test_keys_share_the_default_project(stack):
 
 def test_bucket_holds_hashes_not_keys(stack):
     async def read_bucket():
-        nc = await bus.connect(stack.nats_url, name="test")
+        nc = await bus.connect(stack.nats_url, name="test", credentials=stack.auth.path("keys"))
         try:
             kv = await nc.jetstream().key_value(subjects.KEYS_BUCKET)
             names = await kv.keys()

@@ -92,7 +92,7 @@ api_key_env = "VIVIAN_TEST_UPSTREAM_KEY"
 async def test_a_request_past_its_deadline_is_dropped_unanswered(stack):
     """What reaches a service after its deadline (it sat in a buffer while the caller gave up)
     never runs: no answer, and the service's log says why."""
-    nc = await bus.connect(stack.nats_url, name="tests")
+    nc = await bus.connect(stack.nats_url, name="tests", credentials=stack.auth.path("edge"))
     try:
         late = Envelope(request_id="req_late_deadline_test", body=msgspec.Raw(b'"smollm2-135m-instruct"'),
                         deadline=time.time() - 5)
@@ -156,7 +156,7 @@ def test_nats_outage_fails_fast_logs_once_and_replays_nothing(batch_stack):
     time.sleep(5.0)  # an outage of some seconds: reconnect attempts every 0.5 s, jobs' pulls every second
 
     restarted = time.monotonic()
-    proc, url = nats.start(os.path.join(new_stack.home, "nats"), port=port)
+    proc, url = nats.start(os.path.join(new_stack.home, "nats"), port=port, config=new_stack.auth.config)
     new_stack.procs["nats"] = proc
     assert url == new_stack.nats_url
     _wait(lambda: _answers(client), 120, "the stack answering again")

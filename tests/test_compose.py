@@ -4,15 +4,19 @@ No Docker needed: parse the files and make sure every `python -m MODULE`
 command in compose points at something that would really start.
 """
 import importlib.util
+import os
 import re
 from pathlib import Path
 
 import yaml
 
+from services.stack import credentials, roles
+
 ROOT = Path(__file__).resolve().parent.parent
 
 KNOWN_VIVIAN_ENV = {
     "VIVIAN_NATS_URL",
+    "VIVIAN_NATS_CREDENTIALS",
     "VIVIAN_HOST",
     "VIVIAN_PORT",
     "VIVIAN_MODELS",
@@ -39,9 +43,13 @@ KNOWN_VIVIAN_ENV = {
 }
 
 
-def _services():
+def _compose():
     with open(ROOT / "docker-compose.yml") as f:
-        return yaml.safe_load(f)["services"]
+        return yaml.safe_load(f)
+
+
+def _services():
+    return _compose()["services"]
 
 
 def _env_names(service):
@@ -133,3 +141,39 @@ def test_services_wait_for_healthy_dependencies():
     for name, svc in _long_running().items():
         for dep, cond in (svc.get("depends_on") or {}).items():
             assert cond.get("condition") == "service_healthy", f"{name} -> {dep}: {cond}"
+
+
+def _mounts(service) -> dict[str, str]:
+    """Container path → source of each `SRC:DST[:ro]` volume (SRC may hold `${VAR:-default}`)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        src, dst = re.fullmatch(r"(.+):(/[^:]*)(?::ro|:rw)?", volume).groups()
+        found[dst] = src
+    return found
+
+
+def test_nats_is_locked_by_the_generated_config():
+    """nats-server reads the users and permissions `python -m services.stack.credentials DIR`
+    writes (DIR/nats-auth.conf), mounted into it."""
+    nats = _services()["nats"]
+    command = nats["command"]
+    config = command[command.index("-c") + 1]
+    assert _mounts(nats)[config].endswith("/" + credentials.CONFIG)
+
+
+def test_every_vivian_container_has_its_roles_credentials():
+    compose = _compose()
+    secrets = compose["secrets"]
+    command = compose["services"]["nats"]["command"]
+    nats_dir = _mounts(compose["services"]["nats"])[command[command.index("-c") + 1]].rpartition("/")[0]
+    runs = {name: svc for name, svc in compose["services"].items() if "build" in svc}
+    assert runs.keys() >= {"edge", "keys", *roles.SERVICES}
+    for name, svc in runs.items():
+        role = name  # each container is named after its role (the key tool's is `keys`)
+        assert role in roles.ROLES, name
+        secret = f"nats_{role}"
+        assert svc["secrets"] == [secret], name
+        assert svc["environment"]["VIVIAN_NATS_CREDENTIALS"] == f"/run/secrets/{secret}", name
+        directory, _, filename = secrets[secret]["file"].rpartition("/")
+        assert filename == os.path.basename(credentials.BusAuth("x").path(role)), name
+        assert directory == nats_dir, name  # the same directory the server's config comes from

@@ -15,7 +15,7 @@ from shared.protocol.files import ExpiresAfter
 
 @pytest.fixture
 async def jobs_files(stack, files):
-    nc = await bus.connect(stack.nats_url, name="tests")
+    nc = await bus.connect(stack.nats_url, name="tests", credentials=stack.auth.path("jobs"))  # as the jobs service
     caller = bus.Caller(nc)
     await caller.start()
     async with aiohttp.ClientSession() as http:

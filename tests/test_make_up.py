@@ -1,15 +1,19 @@
 """`python -m services.stack` (what `make up` runs): starts everything, prints URL and key, and
 Ctrl-C leaves no process behind."""
 
+import asyncio
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 
+import nats
 import openai
 import pytest
 
+from services.stack import roles
 from tests.stack import free_port
 
 
@@ -57,6 +61,23 @@ def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
         time.sleep(0.1)
 
 
+def assert_bus_locked(home: str, nats_url: str) -> None:
+    """NATS refuses anonymous connections; every role's credentials are in $VIVIAN_HOME, mode 600."""
+    async def anonymous() -> str:
+        try:
+            nc = await nats.connect(nats_url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=10)
+        except nats.errors.Error as err:
+            return str(err)
+        await nc.close()
+        return "connected"
+
+    assert "Authorization Violation" in asyncio.run(anonymous())
+    directory = os.path.join(home, "credentials")
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    for role in roles.ROLES:
+        assert stat.S_IMODE(os.stat(os.path.join(directory, f"nats-{role}.json")).st_mode) == 0o600
+
+
 def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
     home, port = str(tmp_path / "home"), free_port()
     proc, printed = start(home, port)
@@ -71,6 +92,7 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         with pytest.raises(openai.NotFoundError) as caught:  # the default config has no model that draws
             client.images.generate(model="dall-e-3", prompt="a cat")
         assert "No model here can make images" in caught.value.body["message"]
+        assert_bus_locked(home, printed["VIVIAN_NATS_URL"])
         stop_with_ctrl_c(proc)
         assert os.path.isdir(os.path.join(home, "nats", "jetstream"))
 

@@ -107,7 +107,7 @@ def test_edge_counts_requests_tokens_and_streams(stack, client):
 
 
 async def _micro(stack, verb: str) -> dict:
-    nc = await bus.connect(stack.nats_url, name="tests")
+    nc = await bus.connect(stack.nats_url, name="tests", credentials=stack.auth.path("edge"))
     try:
         return json.loads((await nc.request(f"$SRV.{verb}.vivian-chat", b"", timeout=5)).data)
     finally:

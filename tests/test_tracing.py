@@ -34,7 +34,8 @@ from services.chat.service import ChatService
 from services.edge import keys
 from services.edge.app import create_app
 from services.edge.settings import EdgeSettings
-from services.stack import nats, processes
+from services.stack import credentials, nats, processes
+from services.stack.credentials import BusAuth
 from shared import bus, telemetry
 from shared.modelconfig import ModelConfig, OpenAIModel
 from shared.protocol.chat import ChatCompletionRequest
@@ -85,8 +86,13 @@ def provider(name: str, exporter: InMemorySpanExporter) -> TracerProvider:
 
 
 @pytest.fixture(scope="module")
-def bus_url(tmp_path_factory):
-    proc, url = nats.start(str(tmp_path_factory.mktemp("nats")))
+def bus_auth(tmp_path_factory) -> BusAuth:
+    return credentials.ensure(str(tmp_path_factory.mktemp("credentials")))
+
+
+@pytest.fixture(scope="module")
+def bus_url(tmp_path_factory, bus_auth):
+    proc, url = nats.start(str(tmp_path_factory.mktemp("nats")), config=bus_auth.config)
     yield url
     processes.stop(proc)
 
@@ -101,7 +107,7 @@ class Traced:
 
 
 @pytest.fixture
-async def traced(bus_url):
+async def traced(bus_url, bus_auth):
     """The edge app and the chat service in this process, each tracing into one in-memory exporter."""
     exporter, upstream = InMemorySpanExporter(), Upstream()
     up_app = web.Application()
@@ -112,11 +118,14 @@ async def traced(bus_url):
     registry = Registry(ModelConfig(models=[OpenAIModel(
         id="traced", base_url=upstream_url, api_key_env=None, upstream_model="up-model")]), tracer_provider=chat_tp)
     await registry.start()
-    nc = await bus.connect(bus_url, name="test-chat")
+    nc = await bus.connect(bus_url, name="test-chat", credentials=bus_auth.path("chat"))
     service = ChatService(nc, registry, heartbeat_interval=1.0, tracer_provider=chat_tp)
     await service.start()
-    key = (await keys.create_key(nc.jetstream(), name="tracing"))[0]
-    edge_runner, edge_port = await serve(create_app(EdgeSettings(nats_url=bus_url), tracer_provider=edge_tp))
+    admin = await bus.connect(bus_url, name="test-keys", credentials=bus_auth.path("keys"))
+    key = (await keys.create_key(admin.jetstream(), name="tracing"))[0]
+    await admin.close()
+    edge = EdgeSettings(nats_url=bus_url, nats_credentials=bus_auth.path("edge"))
+    edge_runner, edge_port = await serve(create_app(edge, tracer_provider=edge_tp))
     try:
         yield Traced(f"http://127.0.0.1:{edge_port}/v1", key, upstream, upstream_url, exporter)
     finally:

@@ -232,7 +232,7 @@ def test_the_object_store_is_emptied(client, stack, spoken):
     from shared import audiostore, bus, subjects
 
     async def stored() -> tuple[list[str], int]:
-        nc = await bus.connect(stack.nats_url, name="tests")
+        nc = await bus.connect(stack.nats_url, name="tests", credentials=stack.auth.path("audio"))
         try:
             store = await audiostore.bucket(nc.jetstream())
             try:

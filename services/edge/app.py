@@ -30,7 +30,8 @@ from shared.metrics import Metrics
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
-    nc = await bus.connect(app[SETTINGS].nats_url, name="vivian-edge")
+    nc = await bus.connect(app[SETTINGS].nats_url, name="vivian-edge",
+                            credentials=app[SETTINGS].nats_credentials)
     caller = bus.Caller(nc)
     await caller.start()
     keystore = KeyStore()

@@ -4,7 +4,10 @@
     python -m services.edge.keys list
     python -m services.edge.keys revoke key_…
 
-The bus is `$VIVIAN_NATS_URL`. A key is printed once, at creation; only its sha256 is stored.
+The bus is `$VIVIAN_NATS_URL`. On a locked bus the tool connects as the `keys` role, the only one
+that may write the key bucket: `--credentials FILE` or `$VIVIAN_NATS_CREDENTIALS` (under `make up`:
+`$VIVIAN_HOME/credentials/nats-keys.json`). A key is printed once, at creation; only its sha256 is
+stored.
 """
 
 import argparse
@@ -25,10 +28,12 @@ from shared.settings import from_env
 
 PREFIX = "sk-vivian-"
 DEFAULT_PROJECT = "default"
+CONNECT_TIMEOUT = 15.0
 
 
 class KeySettings(msgspec.Struct, kw_only=True):
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
 
 
 def key_hash(key: str) -> str:
@@ -107,9 +112,19 @@ async def _main(argv: list[str]) -> int:
     commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = commands.add_parser("revoke", help="revoke a key by its id (key_…)")
     revoke.add_argument("key_id")
+    parser.add_argument("--credentials", help="the `keys` role's NATS credentials file "
+                        "(default: $VIVIAN_NATS_CREDENTIALS)")
     args = parser.parse_args(argv)
 
-    nc = await bus.connect(from_env(KeySettings).nats_url, name="vivian-keys")
+    settings = from_env(KeySettings)
+    try:  # nats-py retries a refused connection for ever: a tool gives up and says why
+        nc = await asyncio.wait_for(bus.connect(settings.nats_url, name="vivian-keys",
+                                                credentials=args.credentials or settings.nats_credentials),
+                                    CONNECT_TIMEOUT)
+    except TimeoutError:
+        print(f"could not join the bus at {settings.nats_url} within {CONNECT_TIMEOUT:.0f} s: is NATS up, and are "
+              "these the key tool's credentials (--credentials, $VIVIAN_NATS_CREDENTIALS)?", file=sys.stderr)
+        return 2
     try:
         js = nc.jetstream()
         if args.command == "create":

@@ -5,6 +5,7 @@ class EdgeSettings(msgspec.Struct, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Settings")."""
 
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 32 * 1024 * 1024

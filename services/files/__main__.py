@@ -23,7 +23,7 @@ async def main(settings: FilesSettings) -> None:
     await objects.ensure_bucket()
     records = Records(settings.mongo_url)
     await records.ensure_indexes()
-    nc = await bus.connect(settings.nats_url, name="vivian-files")
+    nc = await bus.connect(settings.nats_url, name="vivian-files", credentials=settings.nats_credentials)
     ctx = Context(objects=objects, records=records, settings=settings,
                   page_budget=max(nc.max_payload - PAGE_MARGIN, 16 * 1024))
     service = FilesService(nc, ctx, heartbeat_interval=settings.heartbeat_interval)

@@ -7,6 +7,7 @@ class FilesSettings(msgspec.Struct, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Settings" and "Files")."""
 
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     mongo_url: str = "mongodb://127.0.0.1:27017/vivian"  # the path names the database
     s3_endpoint: str = "http://127.0.0.1:8333"  # the edge must reach this address too (presigned URLs)
     s3_access_key: str = ""

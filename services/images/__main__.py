@@ -30,7 +30,7 @@ async def main(settings: ImagesSettings) -> None:
     await store.ensure_bucket()
     registry = images_registry(modelconfig.load(settings.models or None), tracer_provider=tracing)
     await registry.start()
-    nc = await bus.connect(settings.nats_url, name="vivian-images")
+    nc = await bus.connect(settings.nats_url, name="vivian-images", credentials=settings.nats_credentials)
     service = ImagesService(nc, registry, store, settings, tracer_provider=tracing)
     await service.start()
     sweeper = asyncio.create_task(_sweep(service, settings.sweep_interval))

@@ -7,6 +7,7 @@ class ImagesSettings(msgspec.Struct, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Images")."""
 
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     models: str = ""  # the model config file; config/models.toml when empty
     # The object store where generated images (for `url` answers) and edit inputs are kept: the
     # same settings, and by default the same bucket, as the files service's.

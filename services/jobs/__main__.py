@@ -20,7 +20,7 @@ PAGE_MARGIN = 64 * 1024
 async def main(settings: JobsSettings) -> None:
     log = logs.setup("jobs", settings.log_level)
     store = Store(settings.mongo_url)
-    nc = await bus.connect(settings.nats_url, name="vivian-jobs")
+    nc = await bus.connect(settings.nats_url, name="vivian-jobs", credentials=settings.nats_credentials)
     caller = bus.Caller(nc)
     await caller.start()
     js = nc.jetstream()

@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 from services.edge import keys
-from services.stack import files, nats, processes, supervisor
+from services.stack import credentials, files, nats, processes, supervisor
 from shared import bus
 
 
@@ -32,9 +32,9 @@ def _wait_http(url: str, proc, timeout: float) -> None:
     raise SystemExit(f"{url} did not answer within {timeout}s")
 
 
-async def _ensure_key(nats_url: str, key_file: str) -> str:
+async def _ensure_key(nats_url: str, key_file: str, bus_credentials: str) -> str:
     """The key made on first start, kept in $VIVIAN_HOME/api_key (mode 600) for the next starts."""
-    nc = await bus.connect(nats_url, name="vivian-stack")
+    nc = await bus.connect(nats_url, name="vivian-stack", credentials=bus_credentials)
     try:
         js = nc.jetstream()
         if os.path.exists(key_file):
@@ -64,25 +64,28 @@ def main() -> int:
     supervisor.log_to(os.path.join(logs, "stack.log"))
     started = supervisor.Supervisor()  # the processes started so far, restarted when they crash
     try:
-        nats_proc, nats_url = nats.start(os.path.join(home, "nats"))
+        auth = credentials.ensure(os.path.join(home, "credentials"))  # each process gets its role's
+        nats_proc, nats_url = nats.start(os.path.join(home, "nats"), config=auth.config)
         started.append(nats_proc)
         env = {"VIVIAN_NATS_URL": nats_url, "VIVIAN_PORT": str(port)}
-        services = {name: processes.spawn_module(f"services.{name}", env=env, log_path=os.path.join(logs, f"{name}.log"))
+        services = {name: processes.spawn_module(f"services.{name}", env={**env, **auth.env(name)},
+                                                 log_path=os.path.join(logs, f"{name}.log"))
                     for name in ("chat", "embeddings", "audio", "edge")}
         started.extend(services.values())
         for name in ("chat", "embeddings", "audio"):
             processes.wait_for_line(os.path.join(logs, f"{name}.log"), "serving", proc=services[name], timeout=120)
         _wait_http(f"http://127.0.0.1:{port}/healthz", services["edge"], timeout=60)
-        stores = files.start(home, nats_url=nats_url, started=started)  # and its stores: weed, nx-27017
-        images = processes.spawn_module("services.images", env={**env, **stores},
+        stores = files.start(home, nats_url=nats_url, auth=auth, started=started)  # and its stores
+        images = processes.spawn_module("services.images", env={**env, **stores, **auth.env("images")},
                                         log_path=os.path.join(logs, "images.log"))
         started.append(images)
         processes.wait_for_line(os.path.join(logs, "images.log"), "serving", proc=images, timeout=60)
-        files.start_jobs(home, nats_url=nats_url, mongo_url=stores["VIVIAN_MONGO_URL"], started=started)
-        key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key")))
+        files.start_jobs(home, nats_url=nats_url, auth=auth, mongo_url=stores["VIVIAN_MONGO_URL"], started=started)
+        key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key"), auth.path("keys")))
         print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
         print(f"VIVIAN_API_KEY={key}")
         print(f"VIVIAN_NATS_URL={nats_url}")
+        print(f"# more keys: VIVIAN_NATS_CREDENTIALS={auth.path('keys')} python -m services.edge.keys create")
         print(f"# logs in {logs}; Ctrl-C stops everything", flush=True)
         started.watch()
     except KeyboardInterrupt:

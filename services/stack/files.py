@@ -6,6 +6,7 @@ import secrets
 import subprocess
 
 from services.stack import mongo, processes, seaweed
+from services.stack.credentials import BusAuth
 
 ACCESS_KEY = "vivian"
 
@@ -22,7 +23,7 @@ def _secret(path: str) -> str:
     return secret
 
 
-def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> dict[str, str]:
+def start(home: str, *, nats_url: str, auth: BusAuth, started: list[subprocess.Popen]) -> dict[str, str]:
     """Start weed, nx-27017 and the files service, appending each to `started` as it starts (so
     whatever did start is stopped, even if a later one fails). Returns the stores' settings
     (`VIVIAN_S3_*`, `VIVIAN_MONGO_URL`), for the services that use them too."""
@@ -34,17 +35,18 @@ def start(home: str, *, nats_url: str, started: list[subprocess.Popen]) -> dict[
     log = os.path.join(home, "logs", "files.log")
     stores = {"VIVIAN_S3_ENDPOINT": endpoint, "VIVIAN_S3_ACCESS_KEY": ACCESS_KEY, "VIVIAN_S3_SECRET_KEY": secret,
               "VIVIAN_MONGO_URL": mongo_url}
-    files = processes.spawn_module("services.files", log_path=log, env={"VIVIAN_NATS_URL": nats_url, **stores})
+    files = processes.spawn_module("services.files", log_path=log,
+                                   env={"VIVIAN_NATS_URL": nats_url, **auth.env("files"), **stores})
     started.append(files)
     processes.wait_for_line(log, "serving files", proc=files, timeout=60)
     return stores
 
 
-def start_jobs(home: str, *, nats_url: str, mongo_url: str, started: list[subprocess.Popen]) -> None:
+def start_jobs(home: str, *, nats_url: str, auth: BusAuth, mongo_url: str, started: list[subprocess.Popen]) -> None:
     """The jobs service (/v1/batches), its records beside the files service's."""
     log = os.path.join(home, "logs", "jobs.log")
     jobs = processes.spawn_module("services.jobs", log_path=log, env={
-        "VIVIAN_NATS_URL": nats_url, "VIVIAN_MONGO_URL": mongo_url,
+        "VIVIAN_NATS_URL": nats_url, **auth.env("jobs"), "VIVIAN_MONGO_URL": mongo_url,
         "VIVIAN_FINE_TUNING_DIR": os.path.join(home, "fine_tuning")})
     started.append(jobs)
     processes.wait_for_line(log, "serving jobs", proc=jobs, timeout=60)

@@ -18,11 +18,15 @@ def binary() -> str:
     return found
 
 
-def start(data_dir: str, *, port: int = -1, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
-    """Start nats-server storing JetStream data under `data_dir`; return it and its client URL."""
+def start(data_dir: str, *, port: int = -1, config: str | None = None,
+          timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """Start nats-server storing JetStream data under `data_dir`; return it and its client URL.
+    `config`: a config file for it, e.g. the users and permissions of services/stack/credentials.py
+    (the command-line flags win over what it says of ports and storage)."""
     os.makedirs(data_dir, exist_ok=True)
     log_path = os.path.join(data_dir, "nats-server.log")
-    proc = processes.spawn([binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", data_dir], log_path=log_path)
+    args = [binary(), *(["-c", config] if config else []), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", data_dir]
+    proc = processes.spawn(args, log_path=log_path)
     line = processes.wait_for_line(log_path, "Listening for client connections on", proc=proc, timeout=timeout)
     found = re.search(r"on (\S+):(\d+)", line)
     # A restart (the stack's supervisor) keeps the port it got, so every client reconnects to the same URL.
