@@ -24,7 +24,7 @@ def _inputs(value) -> list[str | list[int]]:
                                  "array of token-id arrays, not a mix.", param="input")
 
 
-async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str) -> bytes:
+async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str, *, request_id: str = "") -> bytes:
     inputs = _inputs(request.input)
     for n, item in enumerate(inputs):
         if not item:
@@ -39,7 +39,7 @@ async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str
             raise errors.invalid_request(f"'dimensions' must be at most {width} for this model.", param="dimensions")
         width = request.dimensions
     token_ids = model.token_ids(inputs)
-    vectors = await model.embed(token_ids)
+    vectors = await model.embed(token_ids, request_id=request_id)
     if width != vectors.shape[1]:  # a Matryoshka prefix, renormalised
         vectors = vectors[:, :width]
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
