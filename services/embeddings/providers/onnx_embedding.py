@@ -87,6 +87,9 @@ class OnnxEmbedding:
         model are dropped. `request_id` names the call in the log."""
         owner = object()
         futures = [self._batcher.submit(ids, owner) for ids in token_ids]
+        if len(token_ids) > self.entry.batch_size:  # a long request: the log says when its work began
+            log.info("request_id=%s queued %d inputs (%d batches' worth)", request_id, len(token_ids),
+                     -(-len(token_ids) // self.entry.batch_size))
         try:
             return np.vstack(await asyncio.gather(*futures))
         except asyncio.CancelledError:
