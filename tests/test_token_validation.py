@@ -43,6 +43,12 @@ def test_logit_bias_keys_must_be_in_the_local_vocabulary(client, create, token):
 
 
 @pytest.mark.parametrize("create", [chat, complete])
+def test_a_streamed_request_is_refused_before_it_streams(client, create):
+    refused(lambda: create(client, stream=True, logit_bias={str(VOCAB): 1}), "logit_bias")
+    refused(lambda: create(client, stream=True, seed=2**70), "seed")
+
+
+@pytest.mark.parametrize("create", [chat, complete])
 @pytest.mark.parametrize("value", [101, -101])
 def test_logit_bias_values_are_at_most_100_either_way(client, create, value):
     body = refused(lambda: create(client, logit_bias={"17": value}), "logit_bias")
@@ -50,7 +56,7 @@ def test_logit_bias_values_are_at_most_100_either_way(client, create, value):
 
 
 @pytest.mark.parametrize("create", [chat, complete])
-def test_logit_bias_in_range_is_used(client, create):
+def test_logit_bias_in_range_is_accepted(client, create):
     assert create(client, logit_bias={"0": -100, str(VOCAB - 1): 100, "17": 5}).usage.completion_tokens == 1
 
 
