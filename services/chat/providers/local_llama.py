@@ -41,13 +41,13 @@ class LocalLlama:
     def _load(self):
         import xllamacpp
 
+        self._vocab_size = vocab_size(self._entry.path)  # logit_bias keys and prompt token ids are checked against it
         params = xllamacpp.CommonParams()
         params.model.path = self._entry.path
         params.n_ctx = self._entry.context_length
         params.n_parallel = self._entry.parallel
         params.cpuparams.n_threads = self._entry.threads
         params.cpuparams_batch.n_threads = self._entry.threads
-        self._vocab_size = vocab_size(self._entry.path)
         params.verbosity = 0
         params.cache_ram_mib = 0  # the prompt cache grows without bound otherwise
         params.model_alias = {self._entry.id}
