@@ -71,6 +71,7 @@ def timed_out(what: str) -> ApiError:
 
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_OUT_OF_RANGE = re.compile(r"^Expected `(?P<kind>int|float)` (?P<op><=|>=) (?P<limit>\S+)$")
 
 
 def from_validation(err: msgspec.ValidationError | msgspec.DecodeError) -> ApiError:
@@ -81,11 +82,17 @@ def from_validation(err: msgspec.ValidationError | msgspec.DecodeError) -> ApiEr
             "using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
         )
     match = _AT_PATH.match(str(err))
-    message, path = match["msg"], (match["path"] or "").lstrip(".")
+    # `[...]` is msgspec's name for any value of a map (`logit_bias[...]`): the map is the parameter.
+    message, path = match["msg"], (match["path"] or "").lstrip(".").replace("[...]", "")
     if message.startswith("Object missing required field"):
         field = message.split("`")[1]
         path = f"{path}.{field}" if path else field
         return invalid_request(f"Missing required parameter: '{path}'.", param=path, code="missing_required_parameter")
+    if bound := _OUT_OF_RANGE.match(message):  # OpenAI's words for a number out of its range
+        kind = "integer" if bound["kind"] == "int" else "decimal"
+        side, code = ("above maximum", "above_max") if bound["op"] == "<=" else ("below minimum", "below_min")
+        return invalid_request(f"Invalid '{path}': {kind} {side} value. Expected a value {bound['op']} "
+                               f"{bound['limit']}.", param=path or None, code=f"{kind}_{code}_value")
     if message.startswith("Invalid value"):
         return invalid_request(f"Invalid value for '{path}': {message}.", param=path or None, code="invalid_value")
     return invalid_request(f"Invalid type or value for '{path}': {message}.", param=path or None, code="invalid_type")

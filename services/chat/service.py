@@ -10,6 +10,7 @@ from opentelemetry.trace import TracerProvider
 
 from services import bus_service
 from services.bus_service import BusService, Endpoint
+from services.chat import validation
 from services.chat.fine_tuned import FineTunedModels
 from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
@@ -90,6 +91,7 @@ class ChatService(BusService):
         request = bus_service.decode(_decoders[endpoint], envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
         self._registry.check_access(request.model, envelope.project)
+        validation.logit_bias(request.logit_bias)  # a local model checks its vocabulary too
         provider = self._registry.provider(request.model, project=envelope.project)
         call = Call(endpoint=endpoint, request=request, raw=bytes(envelope.body), model=request.model,
                     request_id=envelope.request_id)

@@ -1,5 +1,6 @@
 """`POST /v1/embeddings` on a local model: inputs → token ids → vectors → OpenAI's list object."""
 
+import asyncio
 import base64
 
 import msgspec
@@ -10,6 +11,7 @@ from shared import errors
 from shared.protocol.embeddings import Embedding, EmbeddingList, EmbeddingRequest, EmbeddingUsage
 
 _encode = msgspec.json.Encoder().encode
+_TOKENIZE_INLINE = 8  # inputs tokenised on the event loop; more go to a thread
 
 
 def _inputs(value) -> list[str | list[int]]:
@@ -24,7 +26,7 @@ def _inputs(value) -> list[str | list[int]]:
                                  "array of token-id arrays, not a mix.", param="input")
 
 
-async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str) -> bytes:
+async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str, *, request_id: str = "") -> bytes:
     inputs = _inputs(request.input)
     for n, item in enumerate(inputs):
         if not item:
@@ -38,8 +40,13 @@ async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str
         if request.dimensions > width:
             raise errors.invalid_request(f"'dimensions' must be at most {width} for this model.", param="dimensions")
         width = request.dimensions
-    token_ids = model.token_ids(inputs)
-    vectors = await model.embed(token_ids)
+    if len(inputs) > _TOKENIZE_INLINE:
+        # In a thread (the tokenizer lets go of the GIL): 2048 long inputs take seconds, which on
+        # the event loop would hold up every other request, heartbeats and cancels included.
+        token_ids = await asyncio.to_thread(model.token_ids, inputs)
+    else:  # a few inputs take microseconds: not worth a thread hop
+        token_ids = model.token_ids(inputs)
+    vectors = await model.embed(token_ids, request_id=request_id)
     if width != vectors.shape[1]:  # a Matryoshka prefix, renormalised
         vectors = vectors[:, :width]
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -1,9 +1,12 @@
 """The embeddings service on the bus: `/v1/embeddings` and `/v1/moderations`."""
 
+import asyncio
+import functools
 from collections.abc import Callable
 
 import msgspec
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from opentelemetry.trace import TracerProvider
 
 from services import bus_service
@@ -20,6 +23,7 @@ from shared.protocol.embeddings import EmbeddingRequest
 from shared.protocol.moderations import ModerationRequest
 from shared.registry import Registry
 
+CLIENT_CLOSED = 499  # nginx's status for "the client went away first", as the chat service logs it
 _decode_embedding = msgspec.json.Decoder(EmbeddingRequest)
 _decode_moderation = msgspec.json.Decoder(ModerationRequest)
 
@@ -30,6 +34,26 @@ class EmbeddingsService(BusService):
         super().__init__(nc, name=subjects.SERVICES["embeddings"], description="embeddings and moderations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._registry = registry
+        self._running: dict[str, asyncio.Task] = {}  # by request id
+        self._client_gone: set[str] = set()  # request ids whose client disconnected
+        self._cancel_sub = None
+
+    async def start(self) -> None:
+        self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
+        await super().start()
+
+    async def stop(self, *, drain_timeout: float = 20.0) -> None:
+        await super().stop(drain_timeout=drain_timeout)
+        if self._cancel_sub is not None:
+            await self._cancel_sub.unsubscribe()
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        """The edge's client went away: stop its request; its inputs still queued are dropped."""
+        request_id = msg.data.decode()
+        task = self._running.get(request_id)
+        if task is not None:
+            self._client_gone.add(request_id)
+            task.cancel()
 
     def endpoints(self) -> list[Endpoint]:
         return [Endpoint("embeddings", subjects.EMBEDDINGS, "/v1/embeddings", self._embeddings),
@@ -37,7 +61,7 @@ class EmbeddingsService(BusService):
 
     async def _embeddings(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         await self._answer(envelope, replier, outcome, _decode_embedding, "embeddings", OnnxEmbedding,
-                           embeddings.create)
+                           functools.partial(embeddings.create, request_id=envelope.request_id))
 
     async def _moderations(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         await self._answer(envelope, replier, outcome, _decode_moderation, "moderations", ToxicBiLSTM,
@@ -55,10 +79,18 @@ class EmbeddingsService(BusService):
         else:
             work = provider.create(_call(endpoint, envelope, request.model))
         self.heartbeats.watch(replier)  # a big batch can take seconds
+        self._running[envelope.request_id] = asyncio.current_task()
         try:
             answer = await work
+        except asyncio.CancelledError:
+            if envelope.request_id not in self._client_gone:
+                raise  # the service is stopping: `BusService` tells the client
+            outcome.failed(CLIENT_CLOSED, "client_closed", result="cancelled")
+            return
         finally:
             self.heartbeats.forget(replier)
+            self._running.pop(envelope.request_id, None)
+            self._client_gone.discard(envelope.request_id)
         outcome.usage = usage_in(answer)
         await replier.data(answer, usage=outcome.usage)
 

@@ -114,6 +114,9 @@ class Tool(Struct, kw_only=True):
 Probability = Annotated[float, Meta(ge=0, le=1)]
 Penalty = Annotated[float, Meta(ge=-2, le=2)]
 Stop = str | Annotated[list[str], Meta(max_length=4)]
+Seed = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]  # OpenAI's: a signed 64-bit integer
+# Token id (a string of digits, checked by the service against the model's vocabulary) → bias.
+LogitBias = dict[str, Annotated[int, Meta(ge=-100, le=100)]]
 
 
 class ChatCompletionRequest(Struct, kw_only=True, omit_defaults=True):
@@ -127,13 +130,13 @@ class ChatCompletionRequest(Struct, kw_only=True, omit_defaults=True):
     top_p: Probability | None = None
     n: Annotated[int, Meta(ge=1, le=128)] | None = None
     stop: Stop | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     user: str | None = None
     metadata: Annotated[dict[str, str], Meta(max_length=16)] | None = None
     store: bool | None = None
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
-    logit_bias: dict[str, Annotated[int, Meta(ge=-100, le=100)]] | None = None
+    logit_bias: LogitBias | None = None
     logprobs: bool | None = None
     top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
     response_format: dict[str, Any] | None = None

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from shared.protocol.chat import Penalty, Probability, Stop, StreamOptions, Usage
+from shared.protocol.chat import LogitBias, Penalty, Probability, Seed, Stop, StreamOptions, Usage
 
 # OpenAI allows a string, strings, token ids or lists of token ids; msgspec unions hold one array
 # type, so the element type is the union.
@@ -25,10 +25,10 @@ class CompletionRequest(Struct, kw_only=True, omit_defaults=True):
     logprobs: Annotated[int, Meta(ge=0, le=5)] | None = None
     echo: bool | None = None
     stop: Stop | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
-    logit_bias: dict[str, Annotated[int, Meta(ge=-100, le=100)]] | None = None
+    logit_bias: LogitBias | None = None
     user: str | None = None
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from services.chat.providers.base import Call
+from services.chat.providers.gguf_vocab import vocab_size
 from services.chat.providers.local_answers import Collected, Relayed
 from services.chat.providers.local_requests import Prepared, prepare
 from shared import errors
@@ -29,6 +30,7 @@ class LocalLlama:
         self._entry = entry
         self._adapter = adapter  # a GGUF LoRA adapter applied over the model (a fine-tuned model)
         self._server = None
+        self._vocab_size = 0
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"llama-{entry.id}")
 
     async def start(self) -> None:
@@ -39,6 +41,7 @@ class LocalLlama:
     def _load(self):
         import xllamacpp
 
+        self._vocab_size = vocab_size(self._entry.path)  # logit_bias keys and prompt token ids are checked against it
         params = xllamacpp.CommonParams()
         params.model.path = self._entry.path
         params.n_ctx = self._entry.context_length
@@ -59,14 +62,14 @@ class LocalLlama:
     # ------------------------------------------------------------------ answers
 
     async def create(self, call: Call) -> bytes:
-        prepared = prepare(call)
+        prepared = prepare(call, vocab_size=self._vocab_size)
         answer = Collected(call, prepared)
         async for index, chunk in self._generations(call, prepared):
             answer.add(index, chunk)
         return answer.encode()
 
     async def stream(self, call: Call) -> AsyncIterator[bytes]:
-        prepared = prepare(call)
+        prepared = prepare(call, vocab_size=self._vocab_size)
         answer = Relayed(call, prepared)
         async for index, chunk in self._generations(call, prepared):
             for out in answer.chunks(index, chunk):

@@ -5,6 +5,7 @@ from typing import Any
 
 import msgspec
 
+from services.chat import validation
 from services.chat.providers import local_tools
 from services.chat.providers.base import Call
 from services.chat.providers.json_schemas import unsupported
@@ -22,9 +23,11 @@ class Prepared:
     tools: local_tools.ToolPlan | None = None  # how tool calls are emulated, when they may happen
 
 
-def prepare(call: Call) -> Prepared:
-    """One llama.cpp request per choice: a list of prompts and `n` both fan out."""
+def prepare(call: Call, *, vocab_size: int) -> Prepared:
+    """One llama.cpp request per choice: a list of prompts and `n` both fan out. Token ids (in
+    `logit_bias`, in a prompt) must be in the model's vocabulary of `vocab_size`."""
     req = call.request
+    validation.logit_bias(req.logit_bias, vocab_size=vocab_size)
     body = {k: v for k, v in msgspec.to_builtins(req).items() if k not in _NOT_FORWARDED}
     plan = None
     if isinstance(req, chat.ChatCompletionRequest):
@@ -39,6 +42,7 @@ def prepare(call: Call) -> Prepared:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": plan.schema}}
         prompts = [None]
     else:
+        validation.prompt_tokens(req.prompt, vocab_size=vocab_size)
         prompts = [req.prompt] if isinstance(req.prompt, str) or isinstance(req.prompt[0], int) else req.prompt
         if req.logprobs is not None:
             body["logprobs"] = True

@@ -2,10 +2,12 @@
 
 Mean pooling over the attention mask and L2 normalisation, as all-MiniLM-L6-v2 was trained and as
 sentence-transformers runs it. Concurrent requests share batches (`Batcher`): a request waits up to
-`batch_window_ms` for others, and at most `batch_size` texts run together.
+`batch_window_ms` for others, and at most `batch_size` texts run together, taken from the waiting
+requests in turn (a big request does not hold up a small one for more than one batch).
 """
 
 import asyncio
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +16,8 @@ import numpy as np
 from services.embeddings.providers.batcher import Batcher
 from shared import errors
 from shared.modelconfig import LocalEmbeddingModel
+
+log = logging.getLogger("embeddings")
 
 # WordPiece specials of BERT-style vocabularies.
 CLS, SEP = 101, 102
@@ -77,9 +81,25 @@ class OnnxEmbedding:
             out.append(ids)
         return out
 
-    async def embed(self, token_ids: list[list[int]]) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per input."""
-        return np.vstack(await asyncio.gather(*(self._batcher.submit(ids) for ids in token_ids)))
+    async def embed(self, token_ids: list[list[int]], *, request_id: str = "") -> np.ndarray:
+        """L2-normalised float32 vectors, one row per input. The inputs queue as this call's own
+        (`Batcher` interleaves the calls' inputs); if the call is cancelled, those not yet in the
+        model are dropped. `request_id` names the call in the log."""
+        owner = object()
+        futures = [self._batcher.submit(ids, owner) for ids in token_ids]
+        if len(token_ids) > self.entry.batch_size:  # a long request: the log says when its work began
+            log.info("request_id=%s queued %d inputs (%d batches' worth)", request_id, len(token_ids),
+                     -(-len(token_ids) // self.entry.batch_size))
+        try:
+            return np.vstack(await asyncio.gather(*futures))
+        except asyncio.CancelledError:
+            dropped = self._batcher.drop(owner)
+            log.info("request_id=%s cancelled: %d of %d inputs dropped before the model ran them",
+                     request_id, dropped, len(token_ids))
+            raise
+        except Exception:  # the model failed on one batch: the rest of this call need not run
+            self._batcher.drop(owner)
+            raise
 
     def _embed_batch(self, batch: list[list[int]]) -> list[np.ndarray]:
         width = max(len(ids) for ids in batch)
