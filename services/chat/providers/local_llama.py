@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from services.chat.providers.base import Call
 from services.chat.providers.local_answers import Collected, Relayed
 from services.chat.providers.local_requests import Prepared, prepare
-from shared import errors
+from shared import errors, model_parts
 from shared.modelconfig import LocalModel
 
 # llama.cpp's OpenMP threads spin while idle unless told otherwise, and spinning threads starve
@@ -32,12 +32,15 @@ class LocalLlama:
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"llama-{entry.id}")
 
     async def start(self) -> None:
-        if not os.path.isfile(self._entry.path):
-            raise SystemExit(f"model {self._entry.id}: no GGUF file at {self._entry.path}")
         self._server = await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
 
     def _load(self):
         import xllamacpp
+
+        if self._entry.parts:
+            model_parts.joined(self._entry.path, self._entry.parts, self._entry.sha256)
+        if not os.path.isfile(self._entry.path):
+            raise SystemExit(f"model {self._entry.id}: no GGUF file at {self._entry.path}")
 
         params = xllamacpp.CommonParams()
         params.model.path = self._entry.path
