@@ -6,6 +6,9 @@ import pytest
 from tests.stack import TEST_MODEL
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+WEATHER_TOOL = {"type": "function", "function": {"name": "weather", "description": "The weather in a city.",
+                                                 "parameters": {"type": "object", "properties": {
+                                                     "city": {"type": "string"}}, "required": ["city"]}}}
 
 
 def test_plain_answer_in_openai_shape(client):
@@ -107,6 +110,17 @@ def test_stream_chunks_in_openai_order(client):
 def test_stream_without_include_usage_has_no_usage_chunk(client):
     chunks = list(client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=5, stream=True))
     assert all(c.usage is None and len(c.choices) == 1 for c in chunks)
+    assert not any("usage" in c.model_fields_set for c in chunks)  # the key is left out, as OpenAI does
+
+
+def test_include_usage_puts_usage_null_on_every_chunk_before_the_last(client):
+    """As OpenAI sends them: `"usage": null` on each chunk but the last, which carries the counts."""
+    for extra in ({}, {"n": 2}, {"tools": [WEATHER_TOOL], "tool_choice": "required"}):
+        chunks = list(client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8, stream=True,
+                                                     stream_options={"include_usage": True}, seed=1, **extra))
+        *body, last = chunks
+        assert body and all("usage" in c.model_fields_set and c.usage is None for c in body), extra
+        assert last.choices == [] and last.usage.total_tokens > 0
 
 
 async def test_async_client_plain_and_stream(aclient):

@@ -24,6 +24,9 @@ _EMPTY_PARAMETERS = {"type": "object", "properties": {}}
 class ToolPlan:
     schema: dict[str, Any]  # the whole answer's schema
     words_are_json: bool  # the `response` branch holds JSON (a response_format), not a string
+    # A finished call ends with this: "tool_calls", but "stop" when `tool_choice` named the function
+    # (what OpenAI sends then).
+    call_finish: str = "tool_calls"
 
 
 def plan_for(req: chat.ChatCompletionRequest, response_schema: dict | None) -> ToolPlan | None:
@@ -54,7 +57,8 @@ def plan_for(req: chat.ChatCompletionRequest, response_schema: dict | None) -> T
         branches.append({"type": "object", "properties": {"response": response_schema or {"type": "string"}},
                          "required": ["response"], "additionalProperties": False})
     schema = branches[0] if len(branches) == 1 else {"anyOf": branches}
-    return ToolPlan(schema=schema, words_are_json=response_schema is not None)
+    return ToolPlan(schema=schema, words_are_json=response_schema is not None,
+                    call_finish="stop" if isinstance(choice, dict) else "tool_calls")
 
 
 def system_prompt(req: chat.ChatCompletionRequest, plan: ToolPlan) -> str:
@@ -122,7 +126,7 @@ def finish(plan: ToolPlan, text: str, finish_reason: str) -> tuple[str | None, l
         return (json.dumps(words) if plan.words_are_json else words), None, finish_reason
     call = chat.ToolCall(id=new_call_id(), function=chat.FunctionCall(
         name=answer["name"], arguments=json.dumps(answer["arguments"])))
-    return None, [call], "tool_calls" if finish_reason == "stop" else finish_reason
+    return None, [call], plan.call_finish if finish_reason == "stop" else finish_reason
 
 
 _CALL_HEAD = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:\s*', re.S)
@@ -169,7 +173,7 @@ class StreamParser:
         """Whatever is left to send, and the finish_reason of the whole answer."""
         if self.mode == "call":
             if finish_reason == "stop":  # all but the outer closing brace was sent
-                return [], "tool_calls"
+                return [], self.plan.call_finish
             rest = self.text[self.sent:]
             return ([_arguments(rest)] if rest else []), finish_reason
         if self.mode == "words" and not self.plan.words_are_json:
