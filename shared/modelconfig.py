@@ -59,10 +59,9 @@ class LocalEmbeddingModel(msgspec.Struct, tag="local-embedding", tag_field="prov
     created: int = 0
     path: str  # the .onnx file (same path rules as `LocalModel.path`)
     tokenizer: str  # its tokenizer.json
-    dimensions: int = 384
+    dimensions: int = 384  # native size; a request's `dimensions` keeps the first N values, renormalised
     max_input_tokens: int = 256  # longer inputs are a 400 …
     truncate: bool = False  # … unless this cuts them to fit
-    matryoshka: bool = False  # trained so a prefix of the vector is an embedding too (`dimensions` allowed)
     threads: int = 2
     batch_size: int = 64  # texts run together at most
     batch_window_ms: float = 2.0  # how long a request waits for others to share its batch
