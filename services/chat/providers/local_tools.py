@@ -62,14 +62,19 @@ def plan_for(req: chat.ChatCompletionRequest, response_schema: dict | None) -> T
 
 
 def system_prompt(req: chat.ChatCompletionRequest, plan: ToolPlan) -> str:
-    lines = ["You can call functions. To call one, answer with a JSON object "
-             '{"name": <function name>, "arguments": <an object of its parameters>}.']
-    if "anyOf" in plan.schema and any("response" in b["properties"] for b in plan.schema["anyOf"]):
-        lines.append('If no function is needed, answer with {"response": <your answer>}.')
-    lines.append("Functions:")
-    for tool in req.tools:
-        fn = tool.function
-        lines.append(f"- {fn.name}: {fn.description or ''} Parameters: {json.dumps(fn.parameters or _EMPTY_PARAMETERS)}")
+    """The tools in the Hermes/Qwen style many small models were trained on, with our answer shape."""
+    words = "anyOf" in plan.schema and any("response" in b["properties"] for b in plan.schema["anyOf"])
+    tools = "\n".join(json.dumps({"type": "function", "function": {
+        "name": t.function.name, "description": t.function.description or "",
+        "parameters": t.function.parameters or _EMPTY_PARAMETERS}}) for t in req.tools)
+    lines = ["# Tools", "", "You may call functions to assist with the user query.", "",
+             "You are provided with function signatures within <tools></tools> XML tags:",
+             f"<tools>\n{tools}\n</tools>", "",
+             "For a function call, return a JSON object with the function name and arguments: "
+             '{"name": <function-name>, "arguments": <args-json-object>}']
+    if words:
+        lines.append("If no function call is needed, or the results you need are in <tool_response> already, "
+                     'answer the user with a JSON object {"response": <your answer>}')
     return "\n".join(lines)
 
 
@@ -87,12 +92,13 @@ def llama_messages(req: chat.ChatCompletionRequest, plan: ToolPlan | None) -> li
                 out.append({"role": "assistant", "content": text})
             case chat.ToolMessage():
                 name = names.get(message.tool_call_id, "the function")
-                out.append({"role": "user", "content": f"Result of {name} (call {message.tool_call_id}): "
-                                                       f"{text_of(message.content)}"})
+                out.append({"role": "user", "content": f"<tool_response name={json.dumps(name)}>\n"
+                                                       f"{text_of(message.content)}\n</tool_response>"})
             case chat.DeveloperMessage():
                 out.append({"role": "system", "content": text_of(message.content)})
             case chat.FunctionMessage():
-                out.append({"role": "user", "content": f"Result of {message.name}: {message.content or ''}"})
+                out.append({"role": "user", "content": f"<tool_response name={json.dumps(message.name)}>\n"
+                                                       f"{message.content or ''}\n</tool_response>"})
             case _:
                 out.append({"role": message.__struct_config__.tag, "content": text_of(message.content) or ""})
     return out
