@@ -4,8 +4,11 @@
 
 Each case asks a question with three tools offered (`tool_choice` auto, temperature 0, no
 `max_tokens`, as LangChain and the Agents SDK call). A case passes when the model calls the right
-tool with the right arguments, and then, given the tool's result, answers in words that use it.
-A question that needs no tool passes when it is answered in words.
+tools with the right arguments (and no others), and then, given their results, answers in words that
+use them.
+A question that needs no tool passes when it is answered in words. Like an agent, the bench runs
+the calls the model makes (all of a turn's, several turns if the model calls one tool at a time)
+until it answers in words.
 """
 
 import argparse
@@ -31,17 +34,22 @@ TOOLS = [
     tool("get_time", "Get the current time in an IANA timezone such as Europe/Paris.", {"timezone": {"type": "string"}}),
     tool("add", "Add two integers.", {"a": {"type": "integer"}, "b": {"type": "integer"}}),
 ]
-# question, expected tool (None: words), expected arguments (values compared case-insensitively), the
-# tool's result, a word the final answer must contain
+# question, the calls expected (name, arguments compared case-insensitively; None: an answer in
+# words), the tools' results, a word the final answer must contain
 CASES = [
-    ("What is the weather in Paris?", "get_weather", {"city": "paris"}, '{"sky": "sunny", "celsius": 21}', "21"),
-    ("What's the weather like in Tokyo right now?", "get_weather", {"city": "tokyo"}, '{"sky": "rain", "celsius": 12}', "12"),
-    ("What time is it in Tokyo? Use the timezone Asia/Tokyo.", "get_time", {"timezone": "asia/tokyo"}, '{"time": "14:05"}', "14:05"),
-    ("What time is it in New York (America/New_York)?", "get_time", {"timezone": "america/new_york"}, '{"time": "08:30"}', "8:30"),
-    ("Use the add tool: what is 1234 + 4321?", "add", {"a": 1234, "b": 4321}, '{"sum": 5555}', "5555"),
-    ("What is 17 plus 25? Use a tool.", "add", {"a": 17, "b": 25}, '{"sum": 42}', "42"),
-    ("Say hello to me.", None, None, None, None),
-    ("What is the capital of France? Answer in one word.", None, None, None, None),
+    ("What is the weather in Paris?", [("get_weather", {"city": "paris"})], ['{"sky": "sunny", "celsius": 21}'], "21"),
+    ("What's the weather like in Tokyo right now?", [("get_weather", {"city": "tokyo"})],
+     ['{"sky": "rain", "celsius": 12}'], "12"),
+    ("What time is it in Tokyo? Use the timezone Asia/Tokyo.", [("get_time", {"timezone": "asia/tokyo"})],
+     ['{"time": "14:05"}'], "14:05"),
+    ("What time is it in New York (America/New_York)?", [("get_time", {"timezone": "america/new_york"})],
+     ['{"time": "08:30"}'], "8:30"),
+    ("Use the add tool: what is 1234 + 4321?", [("add", {"a": 1234, "b": 4321})], ['{"sum": 5555}'], "5555"),
+    ("What is 17 plus 25? Use a tool.", [("add", {"a": 17, "b": 25})], ['{"sum": 42}'], "42"),
+    ("What is the weather in Paris and in Tokyo?", [("get_weather", {"city": "paris"}), ("get_weather", {"city": "tokyo"})],
+     ['{"sky": "sunny", "celsius": 21}', '{"sky": "rain", "celsius": 12}'], "12"),
+    ("Say hello to me.", None, None, None),
+    ("What is the capital of France? Answer in one word.", None, None, None),
 ]
 
 
@@ -56,27 +64,30 @@ def same(args: dict, expected: dict) -> bool:
     return all(str(args.get(k, "")).lower() == str(v).lower() for k, v in expected.items())
 
 
-async def run_case(provider, model, question, name, expected, result, word) -> tuple[bool, str, int]:
+async def run_case(provider, model, question, expected, results, word) -> tuple[bool, str, int]:
+    """An agent's loop: call the tools the model asks for, until it answers in words (4 turns at most)."""
     messages = [{"role": "user", "content": question}]
-    first = await ask(provider, model, messages)
-    tokens = first["usage"]["completion_tokens"]
-    message = first["choices"][0]["message"]
-    calls = message.get("tool_calls") or []
-    said = f"called {[(c['function']['name'], c['function']['arguments']) for c in calls]}, said {message.get('content')!r}"
-    if name is None:
-        return not calls and bool((message.get("content") or "").strip()), said, tokens
-    if len(calls) != 1 or calls[0]["function"]["name"] != name:
-        return False, said, tokens
-    args = json.loads(calls[0]["function"]["arguments"])
-    if not same(args, expected):
-        return False, f"arguments {args}", tokens
-    messages += [message, {"role": "tool", "tool_call_id": calls[0]["id"], "content": result}]
-    second = await ask(provider, model, messages)
-    tokens += second["usage"]["completion_tokens"]
-    answer = second["choices"][0]["message"]
-    text = answer.get("content") or ""
-    again = [(c["function"]["name"], c["function"]["arguments"]) for c in answer.get("tool_calls") or []]
-    return word in text and not again, f"{args} → {text[:80]!r}{f' and called {again}' if again else ''}", tokens
+    made, tokens = [], 0
+    for _ in range(4):
+        answer = await ask(provider, model, messages)
+        tokens += answer["usage"]["completion_tokens"]
+        message = answer["choices"][0]["message"]
+        calls = message.get("tool_calls") or []
+        if not calls:
+            break
+        messages.append(message)
+        for call in calls:
+            name, args = call["function"]["name"], json.loads(call["function"]["arguments"])
+            made.append((name, args))
+            result = next((r for (n, a), r in zip(expected or [], results or []) if n == name and same(args, a)),
+                          '{"error": "no such data"}')
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+    text = message.get("content") or ""
+    what = f"called {made}, said {text[:80]!r}"
+    if expected is None:
+        return not made and bool(text.strip()), what, tokens
+    wanted = all(any(n == en and same(a, ea) for n, a in made) for en, ea in expected)
+    return wanted and len(made) == len(expected) and word in text and not calls, what, tokens
 
 
 async def main() -> None:
