@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import Meta, Struct
 
 from shared.protocol.chat import Penalty, Probability, Stop, StreamOptions, Usage
 
@@ -52,7 +52,7 @@ class Completion(Struct, kw_only=True, omit_defaults=True, tag="text_completion"
     created: int
     model: str
     choices: list[CompletionChoice]
-    usage: Usage | None | UnsetType = UNSET  # as in chat.ChatCompletionChunk, when streamed
+    usage: Usage | None = None
     system_fingerprint: str | None = None
 
 

@@ -120,9 +120,11 @@ class Relayed(_Answer):
         return [_encode(self.envelope(kind, [], self.usage()))]
 
     def _chunk(self, choices: list) -> bytes:
-        """One chunk: `"usage": null` on it when the last chunk will carry usage, as OpenAI does."""
-        kind = completions.Completion if self.legacy else chat.ChatCompletionChunk
-        return _encode(self.envelope(kind, choices, None if self.include_usage else msgspec.UNSET))
+        """One chunk. A chat chunk has `"usage": null` when the last chunk will carry usage, as OpenAI
+        documents it; its schema for legacy completions has no null usage, so there it is left out."""
+        if self.legacy:
+            return _encode(self.envelope(completions.Completion, choices))
+        return _encode(self.envelope(chat.ChatCompletionChunk, choices, None if self.include_usage else msgspec.UNSET))
 
     def _legacy(self, index: int, choice: dict) -> completions.CompletionChoice:
         content = (choice.get("logprobs") or {}).get("content")
