@@ -2,8 +2,10 @@
 
 Small models do not emit tool calls on their own, and llama.cpp ignores `tools` for templates without
 tool support. So the tools are described in a system message and the answer is constrained by a JSON
-schema: one object `{"name": <a tool>, "arguments": <its parameters>}` per call, or, when the model
-may answer in words, `{"response": …}`. Whatever the model says then parses, names a real tool and
+schema: one object `{"name": <a tool>, "arguments": <its parameters>}` per call (with
+`parallel_tool_calls`, also a JSON array of them), or, when the model may answer in words,
+`{"response": …}`. The tools are listed, and results given back, in the Hermes/Qwen style
+(`<tools>`, `<tool_response>`) that many small models were trained on. Whatever the model says then parses, names a real tool and
 has arguments that validate against that tool's parameters: by construction, not by luck.
 """
 
