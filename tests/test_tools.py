@@ -44,7 +44,8 @@ def test_required_and_named_choices_always_call(client, choice):
     answer = client.chat.completions.create(model=TEST_MODEL, messages=ASK, tools=[WEATHER, TIME],
                                             tool_choice=choice, max_tokens=100, seed=3)
     [choice0] = answer.choices
-    assert choice0.finish_reason == "tool_calls"
+    # OpenAI ends a call forced by name with "stop", one forced by "required" with "tool_calls".
+    assert choice0.finish_reason == ("stop" if isinstance(choice, dict) else "tool_calls")
     assert choice0.message.content is None
     [call] = choice0.message.tool_calls
     check_call(call, ("get_weather",) if isinstance(choice, dict) else ("get_weather", "get_time"))
@@ -92,6 +93,17 @@ def test_streamed_call_in_openai_order(client):
     arguments = "".join(f.function.arguments for f in [head, *fragments])
     jsonschema.validate(json.loads(arguments), PARAMS[head.function.name])
     assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == ["tool_calls"]
+
+
+def test_streamed_named_call_finishes_with_stop(client):
+    chunks = list(client.chat.completions.create(
+        model=TEST_MODEL, messages=ASK, tools=[WEATHER, TIME], max_tokens=100, stream=True, seed=2,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}}))
+    calls = [c.choices[0].delta.tool_calls[0] for c in chunks if c.choices[0].delta.tool_calls]
+    assert calls[0].function.name == "get_weather"
+    check_call_arguments = "".join(c.function.arguments for c in calls)
+    jsonschema.validate(json.loads(check_call_arguments), PARAMS["get_weather"])
+    assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == ["stop"]
 
 
 def test_streamed_auto_words_arrive_as_content(client):

@@ -33,10 +33,7 @@ async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str
             raise errors.invalid_request(f"'input[{n}]' is empty; every input must hold text or tokens.",
                                          param="input")
     width = model.entry.dimensions
-    if request.dimensions is not None and request.dimensions != width:
-        if not model.entry.matryoshka:
-            raise errors.invalid_request(f"This model does not support specifying dimensions (it has {width}).",
-                                         param="dimensions")
+    if request.dimensions is not None:
         if request.dimensions > width:
             raise errors.invalid_request(f"'dimensions' must be at most {width} for this model.", param="dimensions")
         width = request.dimensions
@@ -47,7 +44,7 @@ async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str
     else:  # a few inputs take microseconds: not worth a thread hop
         token_ids = model.token_ids(inputs)
     vectors = await model.embed(token_ids, request_id=request_id)
-    if width != vectors.shape[1]:  # a Matryoshka prefix, renormalised
+    if width != vectors.shape[1]:  # shortened as OpenAI does for its v3 models: the first values, renormalised
         vectors = vectors[:, :width]
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     as_base64 = request.encoding_format == "base64"

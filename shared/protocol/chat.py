@@ -6,7 +6,7 @@ provider relays them upstream from the raw body.
 
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 # ---------------------------------------------------------------- request: content parts
 
@@ -249,7 +249,9 @@ class ChatCompletionChunk(Struct, kw_only=True, omit_defaults=True, tag="chat.co
     created: int
     model: str
     choices: list[ChunkChoice]
-    usage: Usage | None = None
+    # Left out unless the client set `stream_options.include_usage`; then null on every chunk but
+    # the last, as OpenAI sends it.
+    usage: Usage | None | UnsetType = UNSET
     system_fingerprint: str | None = None
     service_tier: str | None = None
 

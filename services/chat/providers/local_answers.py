@@ -44,7 +44,7 @@ class _Answer:
                           prompt_tokens_details=chat.PromptTokensDetails(),
                           completion_tokens_details=chat.CompletionTokensDetails())
 
-    def envelope(self, kind, choices: list, usage: chat.Usage | None = None):
+    def envelope(self, kind, choices: list, usage=msgspec.UNSET):
         return kind(id=self.id, created=self.created, model=self.call.model, system_fingerprint=FINGERPRINT,
                     choices=choices, usage=usage)
 
@@ -94,6 +94,8 @@ class Relayed(_Answer):
 
     def __init__(self, call: Call, prepared: Prepared) -> None:
         super().__init__(call, prepared)
+        options = call.request.stream_options
+        self.include_usage = options is not None and bool(options.include_usage)
         self.parsers = ({i: local_tools.StreamParser(prepared.tools) for i in range(len(prepared.bodies))}
                         if prepared.tools is not None else None)
 
@@ -103,20 +105,26 @@ class Relayed(_Answer):
         if not choices:
             return []
         if self.legacy:
-            return [_encode(self.envelope(completions.Completion, [self._legacy(index, c) for c in choices]))]
+            return [self._chunk([self._legacy(index, c) for c in choices])]
         if self.parsers is None:
             for choice in choices:
                 choice["index"] = index
-            return [_encode(self.envelope(chat.ChatCompletionChunk, msgspec.convert(choices, list[chat.ChunkChoice])))]
-        return [_encode(self.envelope(chat.ChatCompletionChunk, [c])) for c in self._tool_choices(index, choices)]
+            return [self._chunk(msgspec.convert(choices, list[chat.ChunkChoice]))]
+        return [self._chunk([c]) for c in self._tool_choices(index, choices)]
 
     def final(self) -> list[bytes]:
         """The usage chunk, when the client asked for it."""
-        options = self.call.request.stream_options
-        if options is None or not options.include_usage:
+        if not self.include_usage:
             return []
         kind = completions.Completion if self.legacy else chat.ChatCompletionChunk
         return [_encode(self.envelope(kind, [], self.usage()))]
+
+    def _chunk(self, choices: list) -> bytes:
+        """One chunk. A chat chunk has `"usage": null` when the last chunk will carry usage, as OpenAI
+        documents it; its schema for legacy completions has no null usage, so there it is left out."""
+        if self.legacy:
+            return _encode(self.envelope(completions.Completion, choices))
+        return _encode(self.envelope(chat.ChatCompletionChunk, choices, None if self.include_usage else msgspec.UNSET))
 
     def _legacy(self, index: int, choice: dict) -> completions.CompletionChoice:
         content = (choice.get("logprobs") or {}).get("content")

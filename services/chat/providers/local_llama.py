@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from services.chat.providers.base import Call
 from services.chat.providers.gguf_vocab import vocab_size
 from services.chat.providers.local_answers import Collected, Relayed
+from services.chat.providers.local_loops import LoopGuard
 from services.chat.providers.local_requests import Prepared, prepare
-from shared import errors
+from shared import errors, model_parts
 from shared.modelconfig import LocalModel
 
 # llama.cpp's OpenMP threads spin while idle unless told otherwise, and spinning threads starve
@@ -34,14 +35,17 @@ class LocalLlama:
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"llama-{entry.id}")
 
     async def start(self) -> None:
-        if not os.path.isfile(self._entry.path):
-            raise SystemExit(f"model {self._entry.id}: no GGUF file at {self._entry.path}")
         self._server = await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
 
     def _load(self):
         import xllamacpp
 
+        if self._entry.parts:
+            model_parts.joined(self._entry.path, self._entry.parts, self._entry.sha256)
+        if not os.path.isfile(self._entry.path):
+            raise SystemExit(f"model {self._entry.id}: no GGUF file at {self._entry.path}")
         self._vocab_size = vocab_size(self._entry.path)  # logit_bias keys and prompt token ids are checked against it
+
         params = xllamacpp.CommonParams()
         params.model.path = self._entry.path
         params.n_ctx = self._entry.context_length
@@ -104,15 +108,28 @@ class LocalLlama:
 
     def _run(self, call: Call, body: dict, index: int, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
         put = loop.call_soon_threadsafe
+        legacy = call.endpoint == "completions"
+        guard = LoopGuard(self._entry.loop_min_tokens, self._entry.loop_max_period) if self._entry.loop_min_tokens else None
+        timings: dict = {}
+        ended = False
 
         def on_chunk(chunk: dict) -> bool:
+            nonlocal timings, ended
+            if ended:
+                return True
+            timings = chunk.pop("timings", None) or timings
             put(queue.put_nowait, (index, chunk))
+            if guard is not None and any(guard.looping(piece) for piece in _pieces(chunk, legacy)):
+                ended = True  # a repetition loop: end it as max_tokens would
+                for end in _length_end(timings, legacy):
+                    put(queue.put_nowait, (index, end))
+                return True
             return call.cancelled.is_set()
 
         try:
             if call.cancelled.is_set():
                 return
-            handle = self._server.handle_completions if call.endpoint == "completions" else self._server.handle_chat_completions
+            handle = self._server.handle_completions if legacy else self._server.handle_chat_completions
             result = handle(body, on_chunk)
             if isinstance(result, dict) and "error" in result:
                 on_chunk(result)
@@ -120,6 +137,26 @@ class LocalLlama:
             on_chunk({"error": {"code": 400, "message": str(err), "type": "invalid_request_error"}})
         finally:
             put(queue.put_nowait, _END)
+
+
+def _pieces(chunk: dict, legacy: bool) -> list[str]:
+    """The tokens a chunk adds (llama.cpp streams one token a chunk, a few where UTF-8 needs them)."""
+    out = []
+    for choice in chunk.get("choices", ()):
+        piece = choice.get("text") if legacy else (choice.get("delta") or {}).get("content")
+        if piece:
+            out.append(piece)
+    return out
+
+
+def _length_end(timings: dict, legacy: bool) -> list[dict]:
+    """What llama.cpp sends when `max_tokens` is hit: the finishing chunk, then usage (from the
+    per-token timings, since a stopped generation sends no usage of its own)."""
+    finish = {"index": 0, "finish_reason": "length", **({"text": ""} if legacy else {"delta": {}})}
+    prompt = timings.get("prompt_n", 0) + timings.get("cache_n", 0)
+    completion = timings.get("predicted_n", 0)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return [{"choices": [finish]}, {"choices": [], "usage": usage}]
 
 
 def _llama_error(error: dict) -> errors.ApiError:

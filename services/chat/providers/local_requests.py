@@ -54,6 +54,7 @@ def prepare(call: Call, *, vocab_size: int) -> Prepared:
     body.setdefault("top_p", 1.0)
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
+    body["timings_per_token"] = True  # token counts on every chunk: usage for a generation we stop
     bodies = []
     for prompt in prompts:
         for i in range(req.n or 1):

@@ -27,7 +27,7 @@ from services.jobs.fine_tuning import dataset, publish
 from services.jobs.fine_tuning.records import TERMINAL, CheckpointRecord, JobRecord, Tables
 from services.jobs.fine_tuning.train import Event, Spec
 from services.records import sequence
-from shared import errors, modelconfig
+from shared import errors, model_parts, modelconfig
 
 log = logging.getLogger("jobs")
 KIND = "fine_tuning"
@@ -184,6 +184,8 @@ async def _train(ctx: Context, tables: Tables, job: JobRecord, folder: Path, tra
                     "in this service's model config.", "model")
         return
     hp = job.hyperparameters
+    if entry.parts:  # a base model shipped in pieces: joined once (the chat service has usually done it)
+        await asyncio.to_thread(model_parts.joined, entry.path, entry.parts, entry.sha256)
     spec = Spec(base_gguf=entry.path, training_file=str(training),
                 validation_file=str(validation) if validation else None, out_dir=str(folder / "out"),
                 n_epochs=hp["n_epochs"], batch_size=hp["batch_size"],
