@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.micro import Request, add_service
 from nats.micro.service import EndpointStats
 from opentelemetry import trace
@@ -43,6 +44,10 @@ class Endpoint:
 
 
 class BusService:
+    # A service that can stop a running request when its client goes away (the edge publishes the
+    # request id on `vivian.cancel`, heard by every replica) sets this and implements `cancel`.
+    cancellable = False
+
     def __init__(self, nc: Client, *, name: str, description: str, heartbeat_interval: float,
                  tracer_provider: TracerProvider | None = None) -> None:
         self.nc = nc
@@ -55,11 +60,20 @@ class BusService:
         self._service = None
         self._frame_limit = bus.frame_limit(nc)
         self._liveness: asyncio.Task | None = None
+        self._cancel_sub = None
 
     def endpoints(self) -> list[Endpoint]:
         raise NotImplementedError
 
+    def cancel(self, request_id: str) -> None:
+        """Stop the request `request_id` if this replica runs it (for `cancellable` services)."""
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        self.cancel(msg.data.decode())
+
     async def start(self) -> None:
+        if self.cancellable:
+            self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
         self._service = await add_service(self.nc, name=self._name, version="0.1.0", description=self._description,
                                           queue_group=subjects.QUEUE_GROUP, stats_handler=self._stats)
         for endpoint in self.endpoints():
@@ -85,6 +99,11 @@ class BusService:
         await self.heartbeats.stop()
         if self._liveness is not None:
             self._liveness.cancel()
+        if self._cancel_sub is not None:
+            try:
+                await self._cancel_sub.unsubscribe()
+            except bus.BUS_DOWN:
+                pass
 
     def _spawner(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[None]]:
         """Micro handlers run one at a time per endpoint, so each request gets a task of its own."""

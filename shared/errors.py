@@ -6,6 +6,9 @@ import msgspec
 
 from shared.protocol.errors import ErrorObject
 
+# nginx's status for "the client went away first": how a cancelled request is logged and counted.
+CLIENT_CLOSED = 499
+
 
 class ApiError(Exception):
     def __init__(

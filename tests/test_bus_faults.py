@@ -2,7 +2,6 @@
 deadline, dead services, and stopping while the bus is down."""
 
 import os
-import re
 import signal
 import subprocess
 import time

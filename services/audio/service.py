@@ -8,7 +8,6 @@ import threading
 
 import msgspec
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
@@ -26,7 +25,6 @@ from shared.registry import Registry
 log = logging.getLogger("audio")
 _decode_speech = msgspec.json.Decoder(SpeechRequest)
 _decode_transcription = msgspec.json.Decoder(TranscriptionRequest)
-CLIENT_CLOSED = 499
 # Which model APIs serve each path: an upstream whisper (`api = "transcriptions"`) translates too.
 _APIS = {"/v1/audio/speech": {"speech"}, "/v1/audio/transcriptions": {"transcriptions"},
          "/v1/audio/translations": {"transcriptions", "translations"}}
@@ -40,7 +38,6 @@ class AudioService(BusService):
         self._registry = registry
         self._running: dict[str, tuple[threading.Event, asyncio.Task]] = {}
         self._client_gone: set[str] = set()
-        self._cancel_sub = None
         self._store = None
 
     def endpoints(self) -> list[Endpoint]:
@@ -51,21 +48,17 @@ class AudioService(BusService):
             Endpoint("audio_translations", subjects.AUDIO_TRANSLATIONS, "/v1/audio/translations", self._translations),
         ]
 
+    cancellable = True
+
     async def start(self) -> None:
         self._store = await audiostore.bucket(self.nc.jetstream())
-        self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
         await super().start()
 
-    async def stop(self, *, drain_timeout: float = 20.0) -> None:
-        await super().stop(drain_timeout=drain_timeout)
-        if self._cancel_sub is not None:
-            await self._cancel_sub.unsubscribe()
-
-    async def _on_cancel(self, msg: Msg) -> None:
-        running = self._running.get(msg.data.decode())
+    def cancel(self, request_id: str) -> None:
+        running = self._running.get(request_id)
         if running is not None:
             cancelled, task = running
-            self._client_gone.add(msg.data.decode())
+            self._client_gone.add(request_id)
             cancelled.set()
             task.cancel()
 
@@ -133,7 +126,7 @@ class AudioService(BusService):
         except asyncio.CancelledError:
             if envelope.request_id not in self._client_gone:
                 raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(CLIENT_CLOSED, "client_closed", result="cancelled")
+            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
         finally:
             cancelled.set()
             self.heartbeats.forget(replier)

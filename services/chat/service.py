@@ -5,7 +5,6 @@ import logging
 
 import msgspec
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from opentelemetry.trace import TracerProvider
 
 from services import bus_service
@@ -16,7 +15,7 @@ from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
 from services.chat.registry import Registry
 from services.outcome import Outcome, chunk_usage, usage_in
-from shared import subjects
+from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope
 from shared.protocol.chat import ChatCompletionRequest
@@ -28,7 +27,6 @@ _decoders = {
     "chat/completions": msgspec.json.Decoder(ChatCompletionRequest),
     "completions": msgspec.json.Decoder(CompletionRequest),
 }
-CLIENT_CLOSED = 499  # nginx's status for "the client went away first"
 
 
 class ChatService(BusService):
@@ -39,7 +37,6 @@ class ChatService(BusService):
         self._registry = registry
         self._running: dict[str, tuple[Call, asyncio.Task]] = {}
         self._client_gone: set[str] = set()  # request ids whose client disconnected
-        self._cancel_sub = None
         self._fine_tuned: FineTunedModels | None = None
 
     def endpoints(self) -> list[Endpoint]:
@@ -50,8 +47,9 @@ class ChatService(BusService):
             Endpoint("models_retrieve", subjects.MODELS_RETRIEVE, "/v1/models/{model}", self._models_retrieve),
         ]
 
+    cancellable = True
+
     async def start(self) -> None:
-        self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
         self._fine_tuned = FineTunedModels(self._registry, self.nc.jetstream())
         await self._fine_tuned.start()
         await super().start()
@@ -60,11 +58,9 @@ class ChatService(BusService):
         await super().stop(drain_timeout=drain_timeout)
         if self._fine_tuned is not None:
             await self._fine_tuned.stop()
-        if self._cancel_sub is not None:
-            await self._cancel_sub.unsubscribe()
 
-    async def _on_cancel(self, msg: Msg) -> None:
-        running = self._running.get(msg.data.decode())
+    def cancel(self, request_id: str) -> None:
+        running = self._running.get(request_id)
         if running is not None:
             call, task = running
             self._client_gone.add(call.request_id)
@@ -115,7 +111,7 @@ class ChatService(BusService):
         except asyncio.CancelledError:
             if call.request_id not in self._client_gone:
                 raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(CLIENT_CLOSED, "client_closed", result="cancelled")
+            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
         finally:
             self.heartbeats.forget(replier)
             del self._running[call.request_id]

@@ -21,7 +21,6 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # Links to stored images carry their own signature and expiry, as OpenAI's do: no key needed.
 PUBLIC_PREFIXES = ("/v1/images/content/",)
 MIN_BODY_RATE = 1024  # bytes a second a body must average over each body_read_timeout window
-CLIENT_CLOSED = 499  # nginx's status for "the client went away first"
 
 
 def error_response(err: errors.ApiError) -> web.Response:
@@ -59,7 +58,7 @@ async def with_status(request: web.Request, handler, done: Callable[[int], objec
         status = exc.status
         raise
     except asyncio.CancelledError:
-        status = CLIENT_CLOSED
+        status = errors.CLIENT_CLOSED
         raise
     finally:
         done(status)

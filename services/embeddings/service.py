@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import msgspec
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from opentelemetry.trace import TracerProvider
 
 from services import bus_service
@@ -16,14 +15,13 @@ from services.embeddings import embeddings, moderations
 from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 from services.embeddings.providers.toxic_bilstm import ToxicBiLSTM
 from services.outcome import Outcome, usage_in
-from shared import subjects
+from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope
 from shared.protocol.embeddings import EmbeddingRequest
 from shared.protocol.moderations import ModerationRequest
 from shared.registry import Registry
 
-CLIENT_CLOSED = 499  # nginx's status for "the client went away first", as the chat service logs it
 _decode_embedding = msgspec.json.Decoder(EmbeddingRequest)
 _decode_moderation = msgspec.json.Decoder(ModerationRequest)
 
@@ -36,20 +34,11 @@ class EmbeddingsService(BusService):
         self._registry = registry
         self._running: dict[str, asyncio.Task] = {}  # by request id
         self._client_gone: set[str] = set()  # request ids whose client disconnected
-        self._cancel_sub = None
 
-    async def start(self) -> None:
-        self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
-        await super().start()
+    cancellable = True
 
-    async def stop(self, *, drain_timeout: float = 20.0) -> None:
-        await super().stop(drain_timeout=drain_timeout)
-        if self._cancel_sub is not None:
-            await self._cancel_sub.unsubscribe()
-
-    async def _on_cancel(self, msg: Msg) -> None:
+    def cancel(self, request_id: str) -> None:
         """The edge's client went away: stop its request; its inputs still queued are dropped."""
-        request_id = msg.data.decode()
         task = self._running.get(request_id)
         if task is not None:
             self._client_gone.add(request_id)
@@ -85,7 +74,7 @@ class EmbeddingsService(BusService):
         except asyncio.CancelledError:
             if envelope.request_id not in self._client_gone:
                 raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(CLIENT_CLOSED, "client_closed", result="cancelled")
+            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
             return
         finally:
             self.heartbeats.forget(replier)
