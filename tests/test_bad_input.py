@@ -124,3 +124,14 @@ def test_a_size_the_upstream_cannot_draw_is_its_400(client, size):
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(model="dall-e-2", prompt="a cat", size=size)
     assert caught.value.body["param"] == "size"
+
+
+@pytest.mark.usefixtures("jobs")
+@pytest.mark.parametrize("key", ["a'b", "a\x00b", "$where", "a.b"])
+def test_fine_tuning_list_metadata_keys_a_path_cannot_hold_are_400(client, key):
+    """`metadata[key]=value` filters on a document path: a key with a quote (nx-27017 answered with
+    an SQL syntax error), a NUL (pymongo refuses it), a leading `$` or a dot is a 400 naming it."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.fine_tuning.jobs.list(metadata={key: "x"})
+    assert caught.value.body["param"] == f"metadata[{key}]"
+    assert client.fine_tuning.jobs.list(metadata={"plain-key_1 ok": "x"}).data == []
