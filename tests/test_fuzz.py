@@ -5,7 +5,7 @@ The operations come from the edge's own routes (`services/edge/routes/*.py`), ea
 repository's copy of OpenAI's description (`spec/openai-openapi.yml`): a new route is fuzzed as soon
 as it exists, and one the description lacks fails `test_every_route_is_fuzzed` until it is listed in
 `NOT_IN_SPEC` with a reason. Each operation gets schemathesis's positive cases (valid by the
-description) and negative ones (each breaking it somewhere), with a fixed seed; `tweaks` swaps in
+description) and negative ones (each breaking it somewhere), with a fixed seed (`SEED`); `tweaks` swaps in
 the stack's real model names, ids and files some of the time, so cases get past "no such model" to
 the services, and keeps what the local model is asked to generate small (see `bound`).
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.transport.serialization import Binary
@@ -41,6 +41,7 @@ from tests.stack import TEST_MODEL, make_key
 
 EXAMPLES = 10  # per operation and generation mode in the default run
 SLOW_EXAMPLES = 250
+SEED = 12  # the same cases on every run (for a given schemathesis and hypothesis)
 HANG_S = 120  # a hang is "never answers", not "slow": the machine can be many times slower for minutes
 
 # Edge routes outside OpenAI's description, with the reason they are not fuzzed from it.
@@ -266,6 +267,7 @@ def describe(case) -> str:
 class Run:
     sent: int = 0
     seconds: float = 0.0
+    slowest: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
@@ -273,7 +275,8 @@ class Run:
 def fuzz(op, target: Target, *, examples: int, mode: GenerationMode, run: Run) -> None:
     path = op.path
 
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+    @seed(SEED)
+    @settings(max_examples=examples, database=None, deadline=None,  # no shrinking: every failure is kept
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=op.as_strategy(generation_mode=mode), tweak=tweaks(path, target.ids))
     def one(case, tweak):
@@ -291,6 +294,7 @@ def fuzz(op, target: Target, *, examples: int, mode: GenerationMode, run: Run) -
             run.sent += 1
         elapsed = time.monotonic() - started
         run.seconds += elapsed
+        run.slowest = max(run.slowest, elapsed)
         run.statuses[response.status_code] = run.statuses.get(response.status_code, 0) + 1
         for problem in problems(response, elapsed):
             run.failures.append(f"{problem} ← {describe(case)} → {response.text[:300]!r}")
@@ -303,7 +307,8 @@ def fuzz_route(spec, target: Target, method: str, route: str, examples: int) -> 
     run = Run()
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         fuzz(op, target, examples=examples, mode=mode, run=run)
-    print(f"{method} {route}: {run.sent} cases, {run.seconds:.1f} s, statuses {dict(sorted(run.statuses.items()))}")
+    print(f"{method} {route}: {run.sent} cases, {run.seconds:.1f} s (slowest {run.slowest:.1f} s), "
+          f"statuses {dict(sorted(run.statuses.items()))}")
     assert not run.failures, "\n".join(run.failures)
 
 
