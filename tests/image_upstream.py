@@ -83,7 +83,7 @@ class ImageUpstream(ThreadedApp):
         image = png(*_size(body.get("size")), colour_of(body["prompt"].encode()))
         if body.get("stream"):
             return await self._stream(request, image, body)
-        return self._answer(image, int(body.get("n", 1)), body.get("response_format") or "url")
+        return self._answer(image, _count(body, "n"), body.get("response_format") or "url")
 
     async def _form(self, request: web.Request) -> web.Response:
         self._authorised(request)
@@ -97,7 +97,7 @@ class ImageUpstream(ThreadedApp):
         self.seen.append(seen)
         fields = dict(seen.fields)
         image = png(*_size(fields.get("size")), colour_of(seen.files[0][2] + fields.get("prompt", "").encode()))
-        return self._answer(image, int(fields.get("n", "1")), fields.get("response_format") or "url")
+        return self._answer(image, _count(fields, "n"), fields.get("response_format") or "url")
 
     def _answer(self, image: bytes, n: int, response_format: str) -> web.Response:
         data = []
@@ -111,11 +111,12 @@ class ImageUpstream(ThreadedApp):
         return web.json_response({"created": int(time.time()), "data": data})
 
     async def _stream(self, request: web.Request, image: bytes, body: dict) -> web.StreamResponse:
+        partials = _count(body, "partial_images")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         common = {"created_at": int(time.time()), "size": "1024x1024", "quality": "low", "background": "opaque",
                   "output_format": "png", "b64_json": base64.b64encode(image).decode()}
-        for index in range(int(body.get("partial_images", 1))):
+        for index in range(partials):
             event = {"type": "image_generation.partial_image", **common, "partial_image_index": index}
             await response.write(b"event: image_generation.partial_image\ndata: " + _json(event) + b"\n\n")
         done = {"type": "image_generation.completed", **common,
@@ -132,10 +133,32 @@ class ImageUpstream(ThreadedApp):
         return web.Response(body=data, content_type="image/png")
 
 
+def _count(body: dict, name: str) -> int:
+    """An optional whole number up to 10 (1 when absent or null; a form's text), or a 400 naming it."""
+    value = body.get(name)
+    if value is None:
+        return 1
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10:
+        raise _bad(f"Invalid '{name}': {value!r}.", name)
+    return value
+
+
+def _bad(message: str, param: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=_json({"error": {"message": message, "type": "invalid_request_error",
+                                                    "param": param, "code": "invalid_value"}}).decode(),
+                              content_type="application/json")
+
+
 def _size(size: str | None) -> tuple[int, int]:
+    """`WIDTHxHEIGHT` (capped at 1024), or a 400 as OpenAI answers a size it does not draw."""
     if not size or size == "auto":
         return 256, 256
     width, _, height = size.partition("x")
+    if not (width.isascii() and width.isdigit() and height.isascii() and height.isdigit()
+            and int(width) > 0 and int(height) > 0):
+        raise _bad(f"Invalid size: {size!r}.", "size")
     return min(int(width), 1024), min(int(height), 1024)
 
 

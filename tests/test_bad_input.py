@@ -4,8 +4,11 @@ import json
 import urllib.error
 import urllib.request
 
+import httpx2
+import openai
 import pytest
 
+from tests.image_upstream import png
 from tests.stack import TEST_MODEL
 
 GOOD = {"model": TEST_MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
@@ -97,3 +100,38 @@ def test_services_keep_serving_after_bad_input(post, client):
     for body in (b"{", with_(n=0), with_(messages=[{"role": "x"}])):
         post("/chat/completions", body)
     assert client.chat.completions.create(**GOOD).choices[0].message.content is not None
+
+
+# Found by tests/test_fuzz.py.
+
+@pytest.mark.usefixtures("images")
+@pytest.mark.parametrize("name", ["»", "prompt\u00e9"])
+def test_image_form_fields_named_beyond_ascii_are_400(stack, name):
+    """An edit's or variation's text fields go upstream in a form of their own, which cannot carry a
+    name beyond printable ASCII (no OpenAI parameter has one): a 400 naming it, not a 502."""
+    answer = httpx2.post(f"{stack.base_url}/images/variations", headers={"Authorization": f"Bearer {stack.key}"},
+                         files={"image": ("a.png", png(2, 2, (1, 2, 3)), "image/png")},
+                         data={"model": "dall-e-2", name: "x"}, timeout=120)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["param"] == name and answer.json()["error"]["code"] == "unknown_parameter"
+
+
+@pytest.mark.usefixtures("images")
+@pytest.mark.parametrize("size", ["abc", "0x0", "12x"])
+def test_a_size_the_upstream_cannot_draw_is_its_400(client, size):
+    """The tests' image upstream answers a size it cannot draw as OpenAI does (a 400 naming it, which
+    Vivian relays), not with a 500."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(model="dall-e-2", prompt="a cat", size=size)
+    assert caught.value.body["param"] == "size"
+
+
+@pytest.mark.usefixtures("jobs")
+@pytest.mark.parametrize("key", ["a'b", "a\x00b", "$where", "a.b"])
+def test_fine_tuning_list_metadata_keys_a_path_cannot_hold_are_400(client, key):
+    """`metadata[key]=value` filters on a document path: a key with a quote (nx-27017 answered with
+    an SQL syntax error), a NUL (pymongo refuses it), a leading `$` or a dot is a 400 naming it."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.fine_tuning.jobs.list(metadata={key: "x"})
+    assert caught.value.body["param"] == f"metadata[{key}]"
+    assert client.fine_tuning.jobs.list(metadata={"plain-key_1 ok": "x"}).data == []

@@ -82,7 +82,7 @@ async def _form_call(request: web.Request, subject: str, *, needs_prompt: bool) 
                 if staged.bytes == 0:
                     raise errors.invalid_request(f"The file '{part.filename}' is empty.", param=part.name)
             elif part.name:
-                fields.append((part.name, await form.text(part)))
+                fields.append((_field_name(part.name), await form.text(part)))
             else:
                 await part.release()
         parsed = _check(fields, files, needs_prompt=needs_prompt)
@@ -92,6 +92,15 @@ async def _form_call(request: web.Request, subject: str, *, needs_prompt: bool) 
             await transfer.abort(request, staged.key, subject=subjects.IMAGES_STAGE_ABORT)
         raise
     return await forward(request, subject, _encode(call), stream=bool(parsed.stream), model=parsed.model or "")
+
+
+def _field_name(name: str) -> str:
+    """A text field goes upstream under its own name, so the name must be one a form can carry:
+    printable ASCII, as every OpenAI parameter's is (aiohttp cannot send others)."""
+    if not (name.isascii() and name.isprintable()):
+        raise errors.invalid_request(f"Unrecognized request argument supplied: {name!r}.", param=name,
+                                     code="unknown_parameter")
+    return name
 
 
 def _check(fields: list[tuple[str, str]], files: list[ImageInput], *, needs_prompt: bool) -> _FormFields:

@@ -135,11 +135,21 @@ async def _page(table, query: dict, q: ListQuery) -> tuple[list, bool]:
     return found[:q.limit], len(found) > q.limit
 
 
+def _metadata_key(key: str) -> str:
+    """A `metadata[key]` filter's key as part of a document path: one that cannot be (a dot, a
+    leading `$`, a quote, a control character; the stores reject or misread them) is a 400 naming it."""
+    if not key or len(key) > 64 or key.startswith("$") or any(c in key for c in ".'\"\\") or not key.isprintable():
+        raise errors.invalid_request(f"Cannot filter by the metadata key {key!r}: keys here are up to 64 "
+                                     "printable characters without dots, quotes or backslashes, not starting "
+                                     "with '$'.", param=f"metadata[{key}]", code="invalid_value")
+    return key
+
+
 async def list_jobs(ctx: Context, envelope: Envelope) -> FineTuningJobList:
     q: ListQuery = bus_service.decode(_query, envelope.body)
     query: dict = {"project": envelope.project}
     for key, value in (q.metadata or {}).items():
-        query[f"metadata.{key}"] = value
+        query[f"metadata.{_metadata_key(key)}"] = value
     records, more = await _page(Tables(ctx.store).jobs, query, q)
     return FineTuningJobList(data=[job_object(r) for r in records], has_more=more)
 
