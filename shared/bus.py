@@ -62,9 +62,6 @@ class _Watch:
         self.down_since: float | None = None
         self.last_error = ""
 
-    def _down(self) -> bool:
-        return self.nc is None or not self.nc.is_connected
-
     async def disconnected(self) -> None:
         if self.down_since is None:
             self.down_since = time.monotonic()
