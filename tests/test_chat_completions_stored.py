@@ -16,6 +16,9 @@ import pytest
 from tests.files_fixtures import sdk_client, with_database
 from tests.stack import TEST_MODEL, Stack, local_models_toml, make_key
 
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 MESSAGES = [{"role": "system", "content": "You are terse."},
             {"role": "user", "content": [{"type": "text", "text": "Say "}, {"type": "text", "text": "hello."}]}]
 
@@ -121,6 +124,25 @@ def test_a_streamed_completion_is_stored_assembled(new_client):
     assert stored.usage.completion_tokens == chunks[-1].usage.completion_tokens
     assert stored.metadata == {"kind": "stream"}
     assert [m.role for m in client.chat.completions.messages.list(stored.id).data] == ["system", "user"]
+
+
+def test_a_streamed_tool_call_is_stored_whole(new_client):
+    client = new_client()
+    chunks = list(create(client, store=True, stream=True, tools=[WEATHER], tool_choice="required", max_tokens=100,
+                         seed=2, messages=[{"role": "user", "content": "What is the weather in Paris?"}]))
+    calls: dict[int, dict] = {}
+    for chunk in chunks:
+        for delta in chunk.choices[0].delta.tool_calls or () if chunk.choices else ():
+            call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = delta.id or call["id"]
+            call["name"] = (delta.function and delta.function.name) or call["name"]
+            call["arguments"] += (delta.function and delta.function.arguments) or ""
+    assert calls
+    stored = wait_stored(client, chunks[0].id)
+    assert [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+            for c in stored.choices[0].message.tool_calls] == [calls[i] for i in sorted(calls)]
+    assert stored.choices[0].finish_reason == next(c.choices[0].finish_reason for c in reversed(chunks)
+                                                   if c.choices and c.choices[0].finish_reason)
 
 
 def test_lists_page_by_cursor_in_either_order(new_client):
