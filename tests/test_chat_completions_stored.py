@@ -49,7 +49,8 @@ def new_client(stored_stack, conformance):
 
 
 def create(client: openai.OpenAI, **kwargs):
-    return client.chat.completions.create(model=TEST_MODEL, messages=kwargs.pop("messages", MESSAGES),
+    return client.chat.completions.create(model=kwargs.pop("model", TEST_MODEL),
+                                          messages=kwargs.pop("messages", MESSAGES),
                                           max_tokens=kwargs.pop("max_tokens", 8), temperature=0, **kwargs)
 
 
@@ -85,7 +86,13 @@ def test_a_stored_completion_is_retrieved_listed_updated_and_deleted(new_client)
 
     assert [c.id for c in client.chat.completions.list().data] == [answer.id]
     assert [c.id for c in client.chat.completions.list(model=TEST_MODEL).data] == [answer.id]
-    assert client.chat.completions.list(model="gpt-4").data == []
+    assert client.chat.completions.list(model="gpt-3.5-turbo-instruct").data == []
+    alias = create(client, model="gpt-4", store=True)  # an alias: listed under it (and the name that answered)
+    wait_stored(client, alias.id)
+    assert [c.id for c in client.chat.completions.list(model="gpt-4").data] == [alias.id]
+    assert [c.id for c in client.chat.completions.list(model=TEST_MODEL).data] == \
+        [answer.id, *([alias.id] if alias.model == TEST_MODEL else [])]
+    client.chat.completions.delete(alias.id)
     assert [c.id for c in client.chat.completions.list(metadata={"topic": "greeting"}).data] == [answer.id]
     assert [c.id for c in client.chat.completions.list(metadata={"topic": "greeting", "team": "a"}).data] \
         == [answer.id]
@@ -97,6 +104,10 @@ def test_a_stored_completion_is_retrieved_listed_updated_and_deleted(new_client)
     assert messages.data[1].content_parts[1].text == "hello."
     assert messages.has_more is False and messages.first_id == f"{answer.id}-0"
 
+    for metadata in ({f"k{i}": "v" for i in range(17)}, {"k": "v" * 513}, {"k" * 65: "v"}):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.update(answer.id, metadata=metadata)
+        assert err.value.body["param"].startswith("metadata")
     updated = client.chat.completions.update(answer.id, metadata={"topic": "changed"})
     assert updated.id == answer.id and updated.metadata == {"topic": "changed"}
     assert client.chat.completions.retrieve(answer.id).metadata == {"topic": "changed"}

@@ -49,6 +49,7 @@ from shared.protocol.stored_completions import (
 
 log = logging.getLogger("chat")
 COLLECTION = "chat_completions"
+MAX_KEY = 64  # characters of a metadata key
 _completion = msgspec.json.Decoder(ChatCompletion).decode
 _chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 _list_query = msgspec.json.Decoder(ChatCompletionListQuery)
@@ -216,9 +217,12 @@ class CompletionStore:
         if self._table is None:
             return ChatCompletionList(data=[], first_id=None, last_id=None, has_more=False)
         where: dict = {"project": envelope.project}
-        if query.model:
-            where["model"] = query.model
+        if query.model:  # the name the request gave (an alias, say) or the model that answered
+            where["$or"] = [{"model": query.model}, {"completion.model": query.model}]
         for key, value in (query.metadata or {}).items():
+            if not key or "." in key or key.startswith("$"):
+                raise errors.invalid_request(f"Invalid metadata key to filter on: '{key[:64]}'.", param="metadata",
+                                             code="invalid_value")
             where[f"metadata.{key}"] = value
         ascending = query.order == "asc"
         if query.after:
@@ -238,6 +242,9 @@ class CompletionStore:
 
     async def update(self, envelope: Envelope) -> StoredChatCompletion:
         request = bus_service.decode(_update, envelope.body)
+        if any(len(key) > MAX_KEY for key in request.metadata or ()):
+            raise errors.invalid_request(f"Invalid 'metadata': keys are at most {MAX_KEY} characters.",
+                                         param="metadata", code="invalid_value")
         record = await self._table.update({"_id": request.completion_id, "project": envelope.project},
                                           {"metadata": request.metadata or {}}) if self._table else None
         if record is None:
