@@ -10,9 +10,19 @@ appear before they look at it."""
 import secrets
 import time
 
+import msgspec
 import openai
 import pytest
 
+from services.chat.stored import assemble
+from shared.protocol.chat import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    ToolCallDelta,
+    ToolCallFunctionDelta,
+    Usage,
+)
 from tests.files_fixtures import sdk_client, with_database
 from tests.stack import TEST_MODEL, Stack, local_models_toml, make_key
 
@@ -232,3 +242,35 @@ def test_without_a_database_nothing_is_stored(client):
             client.chat.completions.delete(completion_id)
     page = client.chat.completions.list()
     assert page.data == [] and page.has_more is False
+
+
+def test_chunks_assemble_into_the_whole_answer():
+    """Choices interleaved, tool-call fragments, the usage chunk: the stored answer is what a
+    plain request would have answered."""
+    def chunk(*choices, usage=None):
+        extra = {"usage": usage} if usage else {}
+        return msgspec.json.encode(ChatCompletionChunk(id="chatcmpl-x", created=7, model="m", choices=list(choices),
+                                                       **extra))
+
+    def call(index, **fields):
+        return ChoiceDelta(tool_calls=[ToolCallDelta(index=index, **fields)])
+
+    whole = assemble([
+        chunk(ChunkChoice(index=0, delta=ChoiceDelta(role="assistant", content="Hel")),
+              ChunkChoice(index=1, delta=ChoiceDelta(role="assistant"))),
+        chunk(ChunkChoice(index=1, delta=call(0, id="call_a", type="function",
+                                              function=ToolCallFunctionDelta(name="f", arguments='{"x"')))),
+        chunk(ChunkChoice(index=0, delta=ChoiceDelta(content="lo"), finish_reason="length"),
+              ChunkChoice(index=1, delta=call(1, id="call_b",
+                                              function=ToolCallFunctionDelta(name="g", arguments="{}")))),
+        chunk(ChunkChoice(index=1, delta=call(0, function=ToolCallFunctionDelta(arguments=": 1}")),
+                          finish_reason="tool_calls")),
+        chunk(usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7)),
+    ])
+    assert (whole.id, whole.created, whole.model, whole.usage.total_tokens) == ("chatcmpl-x", 7, "m", 7)
+    first, second = whole.choices
+    assert (first.message.content, first.message.tool_calls, first.finish_reason) == ("Hello", None, "length")
+    assert second.message.content is None and second.finish_reason == "tool_calls"
+    assert [(c.id, c.function.name, c.function.arguments) for c in second.message.tool_calls] == [
+        ("call_a", "f", '{"x": 1}'), ("call_b", "g", "{}")]
+    assert assemble([]) is None
