@@ -226,14 +226,15 @@ class ModelServiceSettings(msgspec.Struct, kw_only=True):
     log_level: str = "info"
 
 
-def run_model_service(name: str, *, make_registry: Callable, make_service: Callable) -> None:
+def run_model_service(name: str, *, make_registry: Callable, make_service: Callable,
+                      settings_type: type[ModelServiceSettings] = ModelServiceSettings) -> None:
     """`python -m services.<name>` for a model service: settings from the environment, load the
     model config and the providers, join the bus, serve until SIGINT/SIGTERM, then drain.
     `make_registry(config, tracer_provider)` and `make_service(nc, registry, tracer_provider,
-    settings)` build the parts."""
+    settings)` build the parts; `settings_type` may add settings of the service's own."""
     import uvloop
 
-    uvloop.run(_serve_models(name, from_env(ModelServiceSettings), make_registry, make_service))
+    uvloop.run(_serve_models(name, from_env(settings_type), make_registry, make_service))
 
 
 async def _serve_models(name: str, settings: ModelServiceSettings, make_registry: Callable,

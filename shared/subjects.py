@@ -74,3 +74,11 @@ FINE_TUNING_JOBS_CHECKPOINTS = "vivian.fine_tuning.jobs.checkpoints"
 # Tuned models: their entries (KV, watched by every chat replica) and their adapters (object store).
 FINE_TUNED_BUCKET = "vivian_fine_tuned"
 ADAPTERS_BUCKET = "vivian_adapters"
+
+# Stored chat completions (`store: true`), served by the chat service: GET /v1/chat/completions,
+# GET/POST/DELETE /v1/chat/completions/{completion_id}, GET /v1/chat/completions/{completion_id}/messages.
+CHAT_COMPLETIONS_LIST = "vivian.chat.completions.list"
+CHAT_COMPLETIONS_RETRIEVE = "vivian.chat.completions.retrieve"
+CHAT_COMPLETIONS_UPDATE = "vivian.chat.completions.update"
+CHAT_COMPLETIONS_DELETE = "vivian.chat.completions.delete"
+CHAT_COMPLETIONS_MESSAGES = "vivian.chat.completions.messages"

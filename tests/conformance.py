@@ -80,7 +80,7 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
     if method == "POST" and path == "/audio/translations":
         return "CreateTranslationResponseJson"
-    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING:
+    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING + _CHAT_STORED:
         if method == verb and re.fullmatch(pattern, path):
             return schema
     return None
@@ -113,6 +113,16 @@ _BATCHES = [
     ("GET", r"/batches", "ListBatchesResponse"),
     ("GET", r"/batches/[^/]+", "Batch"),
     ("POST", r"/batches/[^/]+/cancel", "Batch"),
+]
+
+# Stored chat completions. The message list is left out: its schema takes each message for an
+# answer's (`role: assistant` only), while the list holds the request's messages, as OpenAI's own
+# example shows (`"role": "user"`).
+_CHAT_STORED = [
+    ("GET", r"/chat/completions", "ChatCompletionList"),
+    ("GET", r"/chat/completions/[^/]+", "CreateChatCompletionResponse"),
+    ("POST", r"/chat/completions/[^/]+", "CreateChatCompletionResponse"),
+    ("DELETE", r"/chat/completions/[^/]+", "ChatCompletionDeleted"),
 ]
 
 
@@ -167,7 +177,7 @@ class Recorder:
             kind = "ErrorResponse" if streamed and isinstance(obj, dict) and "error" in obj else schema
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
-            if kind in ("ListFilesResponse", "ListBatchesResponse"):
+            if kind in ("ListFilesResponse", "ListBatchesResponse", "ChatCompletionList"):
                 obj = _empty_page(obj)
             if kind == "CreateEmbeddingResponse":
                 obj = _decoded_embeddings(obj)

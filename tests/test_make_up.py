@@ -78,6 +78,18 @@ def assert_bus_locked(home: str, nats_url: str) -> None:
         assert stat.S_IMODE(os.stat(os.path.join(directory, f"nats-{role}.json")).st_mode) == 0o600
 
 
+def wait_stored(client: openai.OpenAI, completion_id: str, timeout: float = 60.0):
+    """A stored completion is written after its answer: it appears shortly after."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.chat.completions.retrieve(completion_id)
+        except openai.NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
     home, port = str(tmp_path / "home"), free_port()
     proc, printed = start(home, port)
@@ -86,8 +98,10 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         key = printed["VIVIAN_API_KEY"]
         assert key.startswith("sk-vivian-")
         client = openai.OpenAI(base_url=printed["VIVIAN_BASE_URL"], api_key=key, max_retries=0, timeout=120)
-        assert client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}],
-                                              max_tokens=3, seed=1).choices[0].message.content
+        answer = client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}],
+                                                max_tokens=3, seed=1, store=True)
+        assert answer.choices[0].message.content
+        assert wait_stored(client, answer.id).id == answer.id  # the chat service has the database
         kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
         with pytest.raises(openai.NotFoundError) as caught:  # the default config has no model that draws
             client.images.generate(model="dall-e-3", prompt="a cat")
@@ -101,6 +115,7 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         assert again["VIVIAN_API_KEY"] == key
         assert client.models.list().data
         assert client.files.content(kept.id).content == b"still here"  # records and bytes kept too
+        assert client.chat.completions.retrieve(answer.id).id == answer.id
         stop_with_ctrl_c(proc)
     finally:
         if proc.poll() is None:

@@ -14,6 +14,7 @@ from services.chat.fine_tuned import FineTunedModels
 from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
 from services.chat.registry import Registry
+from services.chat.stored import CompletionStore
 from services.outcome import Outcome, chunk_usage, usage_in
 from shared import errors, subjects
 from shared.bus import Replier
@@ -31,13 +32,14 @@ _decoders = {
 
 class ChatService(BusService):
     def __init__(self, nc: Client, registry: Registry, *, heartbeat_interval: float,
-                 tracer_provider: TracerProvider | None = None) -> None:
+                 tracer_provider: TracerProvider | None = None, store: CompletionStore | None = None) -> None:
         super().__init__(nc, name=subjects.SERVICES["chat"], description="chat completions, completions and models",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._registry = registry
         self._running: dict[str, tuple[Call, asyncio.Task]] = {}
         self._client_gone: set[str] = set()  # request ids whose client disconnected
         self._fine_tuned: FineTunedModels | None = None
+        self._store = store or CompletionStore("", page_budget=0)  # completions kept with `store: true`
 
     def endpoints(self) -> list[Endpoint]:
         return [
@@ -45,6 +47,18 @@ class ChatService(BusService):
             Endpoint("completions", subjects.COMPLETIONS, "/v1/completions", self._completions),
             Endpoint("models_list", subjects.MODELS_LIST, "/v1/models", self._models_list),
             Endpoint("models_retrieve", subjects.MODELS_RETRIEVE, "/v1/models/{model}", self._models_retrieve),
+            # stored completions
+            Endpoint("chat_completions_list", subjects.CHAT_COMPLETIONS_LIST, "/v1/chat/completions",
+                     self.answering(CompletionStore.list_completions, self._store)),
+            Endpoint("chat_completions_retrieve", subjects.CHAT_COMPLETIONS_RETRIEVE,
+                     "/v1/chat/completions/{completion_id}", self.answering(CompletionStore.retrieve, self._store)),
+            Endpoint("chat_completions_update", subjects.CHAT_COMPLETIONS_UPDATE,
+                     "/v1/chat/completions/{completion_id}", self.answering(CompletionStore.update, self._store)),
+            Endpoint("chat_completions_delete", subjects.CHAT_COMPLETIONS_DELETE,
+                     "/v1/chat/completions/{completion_id}", self.answering(CompletionStore.delete, self._store)),
+            Endpoint("chat_completions_messages", subjects.CHAT_COMPLETIONS_MESSAGES,
+                     "/v1/chat/completions/{completion_id}/messages",
+                     self.answering(CompletionStore.messages, self._store)),
         ]
 
     cancellable = True
@@ -52,12 +66,14 @@ class ChatService(BusService):
     async def start(self) -> None:
         self._fine_tuned = FineTunedModels(self._registry, self.nc.jetstream())
         await self._fine_tuned.start()
+        self._store.start()
         await super().start()
 
     async def stop(self, *, drain_timeout: float = 20.0) -> None:
         await super().stop(drain_timeout=drain_timeout)
         if self._fine_tuned is not None:
             await self._fine_tuned.stop()
+        await self._store.close()
 
     def cancel(self, request_id: str) -> None:
         running = self._running.get(request_id)
@@ -83,6 +99,10 @@ class ChatService(BusService):
         self._registry.check_access(outcome.model, envelope.project)
         await replier.data(_encode(self._registry.model(outcome.model, envelope.project)))
 
+    def _keep(self, envelope: Envelope, request: ChatCompletionRequest, **answer) -> None:
+        self._store.keep(project=envelope.project, model=request.model, messages=request.messages,
+                         metadata=request.metadata, **answer)
+
     async def _generate(self, endpoint: ApiEndpoint, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_decoders[endpoint], envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
@@ -95,6 +115,9 @@ class ChatService(BusService):
         loop = asyncio.get_running_loop()
         self._running[call.request_id] = (call, asyncio.current_task())
         self.heartbeats.watch(replier)
+        # `store: true` on chat completions: kept once answered, without delaying the answer.
+        store = endpoint == "chat/completions" and bool(request.store) and self._store.enabled
+        chunks: list[bytes] | None = [] if store and request.stream else None
         try:
             if request.stream:
                 async for chunk in provider.stream(call):
@@ -103,11 +126,17 @@ class ChatService(BusService):
                     outcome.usage = chunk_usage(chunk) or outcome.usage
                     await replier.data(chunk)
                     outcome.chunks += 1
+                    if chunks is not None:
+                        chunks.append(chunk)
                 await replier.done(usage=outcome.usage)
+                if store:
+                    self._keep(envelope, request, chunks=chunks)
             else:
                 answer = await provider.create(call)
                 outcome.usage = usage_in(answer)
                 await replier.data(answer, usage=outcome.usage)
+                if store:
+                    self._keep(envelope, request, answer=answer)
         except asyncio.CancelledError:
             if call.request_id not in self._client_gone:
                 raise  # the service is stopping: `BusService` tells the client

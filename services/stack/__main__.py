@@ -1,6 +1,6 @@
-"""`python -m services.stack` (what `make up` runs): nats-server, the chat, embeddings and audio
-services, the edge, the files service with its stores (SeaweedFS, nx-27017), the images service
-on the same object store, and the jobs service.
+"""`python -m services.stack` (what `make up` runs): nats-server, nx-27017, the chat (its stored
+completions in nx-27017), embeddings and audio services, the edge, the files service with its
+stores (SeaweedFS, nx-27017), the images service on the same object store, and the jobs service.
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), restarting a process that crashes (`supervisor`), and stops every
@@ -67,15 +67,18 @@ def main() -> int:
         auth = credentials.ensure(os.path.join(home, "credentials"))  # each process gets its role's
         nats_proc, nats_url = nats.start(os.path.join(home, "nats"), config=auth.config)
         started.append(nats_proc)
+        mongo_url = files.start_mongo(home, started=started)
         env = {"VIVIAN_NATS_URL": nats_url, "VIVIAN_PORT": str(port)}
-        services = {name: processes.spawn_module(f"services.{name}", env={**env, **auth.env(name)},
+        own = {"chat": {"VIVIAN_MONGO_URL": mongo_url}}  # stored chat completions
+        services = {name: processes.spawn_module(f"services.{name}",
+                                                 env={**env, **auth.env(name), **own.get(name, {})},
                                                  log_path=os.path.join(logs, f"{name}.log"))
                     for name in ("chat", "embeddings", "audio", "edge")}
         started.extend(services.values())
         for name in ("chat", "embeddings", "audio"):
             processes.wait_for_line(os.path.join(logs, f"{name}.log"), "serving", proc=services[name], timeout=120)
         _wait_http(f"http://127.0.0.1:{port}/healthz", services["edge"], timeout=60)
-        stores = files.start(home, nats_url=nats_url, auth=auth, started=started)  # and its stores
+        stores = files.start(home, nats_url=nats_url, auth=auth, mongo_url=mongo_url, started=started)  # and its stores
         images = processes.spawn_module("services.images", env={**env, **stores, **auth.env("images")},
                                         log_path=os.path.join(logs, "images.log"))
         started.append(images)

@@ -1,5 +1,6 @@
 """The files service for `make up`, with its stores: SeaweedFS (`weed mini`) for bytes and
-nx-27017 for records, both on loopback, data under `$VIVIAN_HOME/s3` and `$VIVIAN_HOME/mongo`."""
+nx-27017 for records, both on loopback, data under `$VIVIAN_HOME/s3` and `$VIVIAN_HOME/mongo`.
+nx-27017 starts first (`start_mongo`): the chat service keeps stored completions there too."""
 
 import os
 import secrets
@@ -23,15 +24,22 @@ def _secret(path: str) -> str:
     return secret
 
 
-def start(home: str, *, nats_url: str, auth: BusAuth, started: list[subprocess.Popen]) -> dict[str, str]:
-    """Start weed, nx-27017 and the files service, appending each to `started` as it starts (so
-    whatever did start is stopped, even if a later one fails). Returns the stores' settings
-    (`VIVIAN_S3_*`, `VIVIAN_MONGO_URL`), for the services that use them too."""
+def start_mongo(home: str, *, started: list[subprocess.Popen]) -> str:
+    """Start nx-27017 (appended to `started`); its URL."""
+    nx, mongo_url = mongo.start(os.path.join(home, "mongo"))
+    started.append(nx)
+    return mongo_url
+
+
+def start(home: str, *, nats_url: str, auth: BusAuth, mongo_url: str,
+          started: list[subprocess.Popen]) -> dict[str, str]:
+    """Start weed and the files service (its records in nx-27017 at `mongo_url`), appending each
+    to `started` as it starts (so whatever did start is stopped, even if a later one fails).
+    Returns the stores' settings (`VIVIAN_S3_*`, `VIVIAN_MONGO_URL`), for the services that use
+    them too."""
     secret = _secret(os.path.join(home, "s3_secret"))
     weed, endpoint = seaweed.start(os.path.join(home, "s3"), access_key=ACCESS_KEY, secret_key=secret)
     started.append(weed)
-    nx, mongo_url = mongo.start(os.path.join(home, "mongo"))
-    started.append(nx)
     log = os.path.join(home, "logs", "files.log")
     stores = {"VIVIAN_S3_ENDPOINT": endpoint, "VIVIAN_S3_ACCESS_KEY": ACCESS_KEY, "VIVIAN_S3_SECRET_KEY": secret,
               "VIVIAN_MONGO_URL": mongo_url}

@@ -22,7 +22,7 @@ CALLERS = ("edge", "jobs")
 
 # The subjects each service serves (subscribes to, in its queue group).
 SERVES = {
-    "chat": [s.CHAT_COMPLETIONS, s.COMPLETIONS, "vivian.models.>"],
+    "chat": [s.CHAT_COMPLETIONS, f"{s.CHAT_COMPLETIONS}.>", s.COMPLETIONS, "vivian.models.>"],
     "embeddings": [s.EMBEDDINGS, s.MODERATIONS],
     "audio": ["vivian.audio.>"],
     "images": ["vivian.images.>"],

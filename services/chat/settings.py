@@ -1,0 +1,9 @@
+"""The chat service's settings: a model service's (services/bus_service.py), and where stored
+completions live."""
+
+from services.bus_service import ModelServiceSettings
+
+
+class ChatSettings(ModelServiceSettings, kw_only=True):
+    # MongoDB for stored chat completions (`store: true`); empty: nothing is stored.
+    mongo_url: str = ""
