@@ -4,6 +4,8 @@ CHAT_COMPLETIONS = "vivian.chat.completions"
 COMPLETIONS = "vivian.completions"
 MODELS_LIST = "vivian.models.list"
 MODELS_RETRIEVE = "vivian.models.retrieve"
+# DELETE /v1/models/{model}: a fine-tuned model, served by the jobs service (which publishes them).
+MODELS_DELETE = "vivian.models.delete"
 EMBEDDINGS = "vivian.embeddings"
 AUDIO_SPEECH = "vivian.audio.speech"
 AUDIO_TRANSCRIPTIONS = "vivian.audio.transcriptions"

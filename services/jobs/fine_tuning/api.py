@@ -1,4 +1,5 @@
-"""/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, events, checkpoints.
+"""/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, events, checkpoints; and DELETE
+/v1/models/{model} for the tuned models they make (`models.py`).
 
 A job is a record in MongoDB and one task in JetStream (`runner.py` trains it; a job of an upstream
 model is created there and mirrored by `upstream.py`). Jobs belong to the
@@ -12,7 +13,7 @@ import msgspec
 
 from services import bus_service
 from services.jobs.context import Context
-from services.jobs.fine_tuning import runner, upstream
+from services.jobs.fine_tuning import models, runner, upstream
 from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
 from services.records import new_id, sequence
 from shared import errors, modelconfig, subjects
@@ -202,6 +203,7 @@ ROUTES = (
      "/v1/fine_tuning/jobs/{fine_tuning_job_id}/events", events),
     ("fine_tuning_jobs_checkpoints", subjects.FINE_TUNING_JOBS_CHECKPOINTS,
      "/v1/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", checkpoints),
+    ("models_delete", subjects.MODELS_DELETE, "/v1/models/{model}", models.delete),
 )
 
 

@@ -46,6 +46,7 @@ class JobRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     upstream: str | None = None
     upstream_files: list[str] = []
     estimated_finish: int | None = None
+    model_deleted: bool = False  # its tuned model was deleted (DELETE /v1/models/{model})
 
 
 class EventRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
