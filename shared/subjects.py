@@ -73,6 +73,10 @@ FINE_TUNING_JOBS_RETRIEVE = "vivian.fine_tuning.jobs.retrieve"
 FINE_TUNING_JOBS_CANCEL = "vivian.fine_tuning.jobs.cancel"
 FINE_TUNING_JOBS_EVENTS = "vivian.fine_tuning.jobs.events"
 FINE_TUNING_JOBS_CHECKPOINTS = "vivian.fine_tuning.jobs.checkpoints"
+# /v1/fine_tuning/checkpoints/{checkpoint}/permissions (served by the jobs service).
+FINE_TUNING_CHECKPOINTS_PERMISSIONS_CREATE = "vivian.fine_tuning.checkpoints.permissions.create"
+FINE_TUNING_CHECKPOINTS_PERMISSIONS_LIST = "vivian.fine_tuning.checkpoints.permissions.list"
+FINE_TUNING_CHECKPOINTS_PERMISSIONS_DELETE = "vivian.fine_tuning.checkpoints.permissions.delete"
 # Tuned models: their entries (KV, watched by every chat replica) and their adapters (object store).
 FINE_TUNED_BUCKET = "vivian_fine_tuned"
 ADAPTERS_BUCKET = "vivian_adapters"

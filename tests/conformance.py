@@ -70,6 +70,8 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "ListModelsResponse"
     if method == "GET" and path.startswith("/models/"):
         return "Model"
+    if method == "DELETE" and path.startswith("/models/"):
+        return "DeleteModelResponse"
     if method == "POST" and path in ("/images/generations", "/images/edits", "/images/variations"):
         if streamed:
             return "ImageEditStreamEvent" if path == "/images/edits" else "ImageGenStreamEvent"
@@ -94,6 +96,9 @@ _FINE_TUNING = [
     ("POST", r"/fine_tuning/jobs/[^/]+/cancel", "FineTuningJob"),
     ("GET", r"/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
     ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
+    ("POST", r"/fine_tuning/checkpoints/.+/permissions", "ListFineTuningCheckpointPermissionResponse"),
+    ("GET", r"/fine_tuning/checkpoints/.+/permissions", "ListFineTuningCheckpointPermissionResponse"),
+    ("DELETE", r"/fine_tuning/checkpoints/.+/permissions/[^/]+", "DeleteFineTuningCheckpointPermissionResponse"),
 ]
 
 

@@ -12,7 +12,8 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "CreateTranscriptionResponseStreamEvent", "CreateTranslationResponseJson",
          "CreateTranslationResponseVerboseJson", "CreateSpeechResponseStreamEvent", "ImagesResponse",
          "ImageGenStreamEvent", "Batch", "ListBatchesResponse", "FineTuningJob", "ListPaginatedFineTuningJobsResponse",
-         "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse"]
+         "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse", "DeleteModelResponse",
+         "ListFineTuningCheckpointPermissionResponse", "DeleteFineTuningCheckpointPermissionResponse"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

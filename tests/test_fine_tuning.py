@@ -167,6 +167,19 @@ def test_fine_tune_survives_kill_trains_and_serves(tuner, jobs, stack, project_c
     with pytest.raises(openai.NotFoundError):
         answer(other, job.fine_tuned_model, question)
 
+    # Deleted by its project only (a base model is not deletable): gone from /v1/models and chat.
+    with pytest.raises(openai.NotFoundError):
+        other.models.delete(job.fine_tuned_model)
+    with pytest.raises(openai.PermissionDeniedError):
+        client.models.delete("smollm2-135m-instruct")
+    assert client.models.delete(job.fine_tuned_model).deleted
+    deadline = time.monotonic() + 60
+    while job.fine_tuned_model in [m.id for m in client.models.list().data]:
+        assert time.monotonic() < deadline, "the deleted model is still listed"
+        time.sleep(0.5)
+    with pytest.raises(openai.NotFoundError):
+        answer(client, job.fine_tuned_model, question)
+
 
 def test_invalid_training_file_fails_the_job_with_the_line(tuner):
     client, _ = tuner

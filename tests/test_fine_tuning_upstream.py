@@ -1,8 +1,8 @@
 """Fine-tuning jobs of an upstream model through the edge with the openai SDK: `relay-smollm2`
 routes to a real OpenAI-compatible server on loopback (this same stack's edge, with the relay key,
 whose jobs service really trains SmolLM2-135M). Ours is created there and mirrored: status,
-events, the tuned model's name, which then answers chat completions through Vivian; cancel is
-relayed, and so are the upstream's errors."""
+events, the tuned model's name, which then answers chat completions through Vivian until it is
+deleted (there too); cancel is relayed, and so are the upstream's errors."""
 
 import time
 
@@ -83,6 +83,22 @@ def test_upstream_job_is_created_there_mirrored_and_its_model_served(jobs, relay
     assert job.fine_tuned_model not in [m.id for m in other.models.list().data]
     with pytest.raises(openai.NotFoundError):
         answer(other, job.fine_tuned_model, question)
+
+    # Deleted: upstream first (there, the relay's project owns it), then ours; gone from both.
+    with pytest.raises(openai.NotFoundError):
+        other.models.delete(job.fine_tuned_model)
+    deleted = client.models.delete(job.fine_tuned_model)
+    assert (deleted.id, deleted.deleted) == (job.fine_tuned_model, True)
+    for who in (client, relay):
+        deadline = time.monotonic() + 60
+        while job.fine_tuned_model in [m.id for m in who.models.list().data]:
+            assert time.monotonic() < deadline, "the deleted model is still listed"
+            time.sleep(0.5)
+        with pytest.raises(openai.NotFoundError):
+            answer(who, job.fine_tuned_model, question)
+    with pytest.raises(openai.NotFoundError):
+        relay.models.delete(job.fine_tuned_model)
+    assert client.fine_tuning.jobs.retrieve(job.id).fine_tuned_model == job.fine_tuned_model  # the job stays
 
 
 @pytest.mark.timeout(300)

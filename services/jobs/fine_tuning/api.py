@@ -1,5 +1,6 @@
-"""/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, events, checkpoints; and DELETE
-/v1/models/{model} for the tuned models they make (`models.py`).
+"""/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, events, checkpoints; and for the
+tuned models they make, DELETE /v1/models/{model} (`models.py`) and the checkpoint permissions that
+share one with other projects (`checkpoint_permissions.py`).
 
 A job is a record in MongoDB and one task in JetStream (`runner.py` trains it; a job of an upstream
 model is created there and mirrored by `upstream.py`). Jobs belong to the
@@ -13,7 +14,7 @@ import msgspec
 
 from services import bus_service
 from services.jobs.context import Context
-from services.jobs.fine_tuning import models, runner, upstream
+from services.jobs.fine_tuning import checkpoint_permissions, models, runner, upstream
 from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
 from services.records import new_id, sequence
 from shared import errors, modelconfig, subjects
@@ -204,9 +205,17 @@ ROUTES = (
     ("fine_tuning_jobs_checkpoints", subjects.FINE_TUNING_JOBS_CHECKPOINTS,
      "/v1/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", checkpoints),
     ("models_delete", subjects.MODELS_DELETE, "/v1/models/{model}", models.delete),
+    ("fine_tuning_checkpoints_permissions_create", subjects.FINE_TUNING_CHECKPOINTS_PERMISSIONS_CREATE,
+     "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions", checkpoint_permissions.create),
+    ("fine_tuning_checkpoints_permissions_list", subjects.FINE_TUNING_CHECKPOINTS_PERMISSIONS_LIST,
+     "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions", checkpoint_permissions.list_permissions),
+    ("fine_tuning_checkpoints_permissions_delete", subjects.FINE_TUNING_CHECKPOINTS_PERMISSIONS_DELETE,
+     "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}",
+     checkpoint_permissions.delete),
 )
 
 
 async def start(ctx: Context) -> list:
     await Tables(ctx.store).create_indexes()
+    await checkpoint_permissions.create_indexes(ctx)
     return [await runner.start(ctx), await upstream.start(ctx)]

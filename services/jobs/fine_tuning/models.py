@@ -1,7 +1,8 @@
 """DELETE /v1/models/{model}: a fine-tuned model, deleted by the project that tuned it.
 
 The model is the `fine_tuned_model` of one of the project's succeeded jobs. Deleting it withdraws
-its entry from the KV bucket every chat replica watches (and its adapter), so it leaves
+its entry from the KV bucket every chat replica watches (and its adapter) and its checkpoint
+permissions, so it leaves
 `/v1/models` and calls to it get 404; a model tuned on an upstream is deleted there first. The job
 itself stays, as OpenAI's does. A configured (base) model cannot be deleted: 403. Any other name,
 another project's tuned model included, is 404, as if it did not exist.
@@ -10,7 +11,7 @@ another project's tuned model included, is 404, as if it did not exist.
 import msgspec
 
 from services.jobs.context import Context
-from services.jobs.fine_tuning import publish, upstream
+from services.jobs.fine_tuning import checkpoint_permissions, publish, upstream
 from services.jobs.fine_tuning.records import JobRecord, Tables
 from shared import errors, modelconfig
 from shared.protocol.bus import Envelope
@@ -59,5 +60,6 @@ async def delete(ctx: Context, envelope: Envelope) -> ModelDeleted:
     await publish.withdraw(ctx, job.id)
     if await tables.jobs.update({**_live(envelope.project, name), "_id": job.id}, {"model_deleted": True}) is None:
         raise errors.model_not_found(name)  # another delete got there first
+    await checkpoint_permissions.forget(ctx, job)
     await tables.event(job.id, f"The fine-tuned model {name} was deleted.", key="model_deleted")
     return ModelDeleted(id=name, deleted=True)
