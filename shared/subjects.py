@@ -71,6 +71,8 @@ FINE_TUNING_JOBS_CREATE = "vivian.fine_tuning.jobs.create"
 FINE_TUNING_JOBS_LIST = "vivian.fine_tuning.jobs.list"
 FINE_TUNING_JOBS_RETRIEVE = "vivian.fine_tuning.jobs.retrieve"
 FINE_TUNING_JOBS_CANCEL = "vivian.fine_tuning.jobs.cancel"
+FINE_TUNING_JOBS_PAUSE = "vivian.fine_tuning.jobs.pause"
+FINE_TUNING_JOBS_RESUME = "vivian.fine_tuning.jobs.resume"
 FINE_TUNING_JOBS_EVENTS = "vivian.fine_tuning.jobs.events"
 FINE_TUNING_JOBS_CHECKPOINTS = "vivian.fine_tuning.jobs.checkpoints"
 # /v1/fine_tuning/checkpoints/{checkpoint}/permissions (served by the jobs service).

@@ -174,6 +174,8 @@ class Recorder:
                 obj = _as_whole_answer(obj)
             if kind in ("ListFilesResponse", "ListBatchesResponse"):
                 obj = _empty_page(obj)
+            if kind == "FineTuningJob" and obj.get("status") == "paused":
+                obj = {**obj, "status": "running"}  # the spec's enum lacks it; its own pause example answers it
             if kind == "CreateEmbeddingResponse":
                 obj = _decoded_embeddings(obj)
             if kind in _VERBOSE and "duration" in obj:  # response_format verbose_json

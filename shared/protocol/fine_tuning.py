@@ -7,7 +7,8 @@ import msgspec
 from msgspec import Meta, Struct
 
 Auto = Literal["auto"]
-Status = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
+# `paused`: not in the spec's enum, but what its own pause example answers (and OpenAI does).
+Status = Literal["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]
 
 
 class Hyperparameters(Struct, kw_only=True):

@@ -147,6 +147,23 @@ async def cancel(ctx: Context, job: JobRecord) -> JobRecord | None:
     return updated
 
 
+async def relay(ctx: Context, job: JobRecord, action: str) -> JobRecord | None:
+    """`pause` or `resume` the upstream job (its refusal relayed), then ours takes its status; None
+    when ours ended meanwhile."""
+    entry = entry_of(ctx, job)
+    if entry is None:
+        raise unavailable(job)
+    async with Upstream(entry) as up:
+        remote = await up.call("POST", f"fine_tuning/jobs/{job.upstream}/{action}")
+    tables = Tables(ctx.store)
+    status = remote.get("status") or ("paused" if action == "pause" else "queued")
+    updated = await tables.jobs.update({"_id": job.id, "status": {"$nin": list(TERMINAL)}}, {"status": status})
+    if updated is not None:
+        await tables.event(job.id, f"Fine-tuning job {action}d (and its upstream job too).",
+                           key=f"{action}-{time.time_ns()}")
+    return updated
+
+
 async def start(ctx: Context) -> tasks.Worker:
     async def handle(step: str, data: bytes) -> None:
         await poll(ctx, msgspec.json.decode(data, type=Job).id)
