@@ -2,7 +2,7 @@
 routes to a real OpenAI-compatible server on loopback (this same stack's edge, with the relay key,
 whose jobs service really trains SmolLM2-135M). Ours is created there and mirrored: status,
 events, the tuned model's name, which then answers chat completions through Vivian until it is
-deleted (there too); cancel is relayed, and so are the upstream's errors."""
+deleted (there too); pause, resume and cancel are relayed, and so are the upstream's errors."""
 
 import time
 
@@ -102,10 +102,20 @@ def test_upstream_job_is_created_there_mirrored_and_its_model_served(jobs, relay
 
 
 @pytest.mark.timeout(300)
-def test_cancel_is_relayed_to_the_upstream_job(jobs, relay, project_client):
+def test_pause_resume_and_cancel_are_relayed_to_the_upstream_job(jobs, relay, project_client):
     client, _ = project_client()
     job = client.fine_tuning.jobs.create(model="relay-smollm2", training_file=upload(client, ten_examples()).id,
                                          hyperparameters={"n_epochs": 25, "batch_size": 1})
+    up_id = upstream_id(jobs, job.id)
+    # Pause and resume are relayed too: both jobs take the upstream's status.
+    wait(relay, up_id, until=lambda j: j.status != "validating_files", timeout=240)
+    paused = client.fine_tuning.jobs.pause(job.id)
+    assert paused.status == relay.fine_tuning.jobs.retrieve(up_id).status == "paused"
+    with pytest.raises(openai.BadRequestError) as err:  # the upstream's refusal, relayed
+        client.fine_tuning.jobs.pause(job.id)
+    assert err.value.body["code"] == "invalid_state"
+    resumed = client.fine_tuning.jobs.resume(job.id)
+    assert resumed.status == "queued" and relay.fine_tuning.jobs.retrieve(up_id).status in ("queued", "running")
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
     up = relay.fine_tuning.jobs.retrieve(upstream_id(jobs, job.id))
