@@ -1,6 +1,7 @@
 """/v1/fine_tuning/jobs end to end through the edge with the openai SDK: a real LoRA fine-tune of
 the local SmolLM2-135M on a made-up fact, its events, checkpoints and results file, the tuned model
-served by the chat service and answering differently from its base; bad files, cancel, ownership."""
+served by the chat service and answering differently from its base, then deleted; bad files, cancel,
+ownership."""
 
 import base64
 import io
