@@ -70,6 +70,8 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "ListModelsResponse"
     if method == "GET" and path.startswith("/models/"):
         return "Model"
+    if method == "DELETE" and path.startswith("/models/"):
+        return "DeleteModelResponse"
     if method == "POST" and path in ("/images/generations", "/images/edits", "/images/variations"):
         if streamed:
             return "ImageEditStreamEvent" if path == "/images/edits" else "ImageGenStreamEvent"
@@ -94,6 +96,9 @@ _FINE_TUNING = [
     ("POST", r"/fine_tuning/jobs/[^/]+/cancel", "FineTuningJob"),
     ("GET", r"/fine_tuning/jobs/[^/]+/events", "ListFineTuningJobEventsResponse"),
     ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "ListFineTuningJobCheckpointsResponse"),
+    ("POST", r"/fine_tuning/checkpoints/.+/permissions", "ListFineTuningCheckpointPermissionResponse"),
+    ("GET", r"/fine_tuning/checkpoints/.+/permissions", "ListFineTuningCheckpointPermissionResponse"),
+    ("DELETE", r"/fine_tuning/checkpoints/.+/permissions/[^/]+", "DeleteFineTuningCheckpointPermissionResponse"),
 ]
 
 
@@ -179,6 +184,8 @@ class Recorder:
                 obj = _as_whole_answer(obj)
             if kind in ("ListFilesResponse", "ListBatchesResponse", "ChatCompletionList"):
                 obj = _empty_page(obj)
+            if kind == "FineTuningJob" and obj.get("status") == "paused":
+                obj = {**obj, "status": "running"}  # the spec's enum lacks it; its own pause example answers it
             if kind == "CreateEmbeddingResponse":
                 obj = _decoded_embeddings(obj)
             if kind in _VERBOSE and "duration" in obj:  # response_format verbose_json

@@ -13,7 +13,8 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "CreateTranslationResponseVerboseJson", "CreateSpeechResponseStreamEvent", "ImagesResponse",
          "ImageGenStreamEvent", "Batch", "ListBatchesResponse", "FineTuningJob", "ListPaginatedFineTuningJobsResponse",
          "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse", "ChatCompletionList",
-         "ChatCompletionDeleted"]
+         "ChatCompletionDeleted", "DeleteModelResponse", "ListFineTuningCheckpointPermissionResponse",
+         "DeleteFineTuningCheckpointPermissionResponse"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

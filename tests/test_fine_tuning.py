@@ -1,6 +1,7 @@
 """/v1/fine_tuning/jobs end to end through the edge with the openai SDK: a real LoRA fine-tune of
 the local SmolLM2-135M on a made-up fact, its events, checkpoints and results file, the tuned model
-served by the chat service and answering differently from its base; bad files, cancel, ownership."""
+served by the chat service and answering differently from its base, then deleted; bad files, cancel,
+ownership."""
 
 import base64
 import io
@@ -166,6 +167,19 @@ def test_fine_tune_survives_kill_trains_and_serves(tuner, jobs, stack, project_c
         other.models.retrieve(job.fine_tuned_model)
     with pytest.raises(openai.NotFoundError):
         answer(other, job.fine_tuned_model, question)
+
+    # Deleted by its project only (a base model is not deletable): gone from /v1/models and chat.
+    with pytest.raises(openai.NotFoundError):
+        other.models.delete(job.fine_tuned_model)
+    with pytest.raises(openai.PermissionDeniedError):
+        client.models.delete("smollm2-135m-instruct")
+    assert client.models.delete(job.fine_tuned_model).deleted
+    deadline = time.monotonic() + 60
+    while job.fine_tuned_model in [m.id for m in client.models.list().data]:
+        assert time.monotonic() < deadline, "the deleted model is still listed"
+        time.sleep(0.5)
+    with pytest.raises(openai.NotFoundError):
+        answer(client, job.fine_tuned_model, question)
 
 
 def test_invalid_training_file_fails_the_job_with_the_line(tuner):

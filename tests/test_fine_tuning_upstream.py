@@ -1,8 +1,8 @@
 """Fine-tuning jobs of an upstream model through the edge with the openai SDK: `relay-smollm2`
 routes to a real OpenAI-compatible server on loopback (this same stack's edge, with the relay key,
 whose jobs service really trains SmolLM2-135M). Ours is created there and mirrored: status,
-events, the tuned model's name, which then answers chat completions through Vivian; cancel is
-relayed, and so are the upstream's errors."""
+events, the tuned model's name, which then answers chat completions through Vivian until it is
+deleted (there too); pause, resume and cancel are relayed, and so are the upstream's errors."""
 
 import time
 
@@ -84,12 +84,38 @@ def test_upstream_job_is_created_there_mirrored_and_its_model_served(jobs, relay
     with pytest.raises(openai.NotFoundError):
         answer(other, job.fine_tuned_model, question)
 
+    # Deleted: upstream first (there, the relay's project owns it), then ours; gone from both.
+    with pytest.raises(openai.NotFoundError):
+        other.models.delete(job.fine_tuned_model)
+    deleted = client.models.delete(job.fine_tuned_model)
+    assert (deleted.id, deleted.deleted) == (job.fine_tuned_model, True)
+    for who in (client, relay):
+        deadline = time.monotonic() + 60
+        while job.fine_tuned_model in [m.id for m in who.models.list().data]:
+            assert time.monotonic() < deadline, "the deleted model is still listed"
+            time.sleep(0.5)
+        with pytest.raises(openai.NotFoundError):
+            answer(who, job.fine_tuned_model, question)
+    with pytest.raises(openai.NotFoundError):
+        relay.models.delete(job.fine_tuned_model)
+    assert client.fine_tuning.jobs.retrieve(job.id).fine_tuned_model == job.fine_tuned_model  # the job stays
+
 
 @pytest.mark.timeout(300)
-def test_cancel_is_relayed_to_the_upstream_job(jobs, relay, project_client):
+def test_pause_resume_and_cancel_are_relayed_to_the_upstream_job(jobs, relay, project_client):
     client, _ = project_client()
     job = client.fine_tuning.jobs.create(model="relay-smollm2", training_file=upload(client, ten_examples()).id,
                                          hyperparameters={"n_epochs": 25, "batch_size": 1})
+    up_id = upstream_id(jobs, job.id)
+    # Pause and resume are relayed too: both jobs take the upstream's status.
+    wait(relay, up_id, until=lambda j: j.status != "validating_files", timeout=240)
+    paused = client.fine_tuning.jobs.pause(job.id)
+    assert paused.status == relay.fine_tuning.jobs.retrieve(up_id).status == "paused"
+    with pytest.raises(openai.BadRequestError) as err:  # the upstream's refusal, relayed
+        client.fine_tuning.jobs.pause(job.id)
+    assert err.value.body["code"] == "invalid_state"
+    resumed = client.fine_tuning.jobs.resume(job.id)
+    assert resumed.status == "queued" and relay.fine_tuning.jobs.retrieve(up_id).status in ("queued", "running")
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
     up = relay.fine_tuning.jobs.retrieve(upstream_id(jobs, job.id))

@@ -2,7 +2,9 @@
 KV bucket `FINE_TUNED_BUCKET` and its LoRA adapter (GGUF) in the object store `ADAPTERS_BUCKET`;
 every chat replica watches the bucket, fetches the adapter and loads base model + adapter
 (llama.cpp applies the adapter at scale 1). A model tuned on an upstream has no adapter: it is
-routed to that upstream by an `OpenAICompat` provider. A deleted entry stops being served."""
+routed to that upstream by an `OpenAICompat` provider. A deleted entry stops being served. An entry
+serves its own project's keys and those of the projects in its `shared_with` (checkpoint
+permissions); a change of only that list is applied without reloading the model."""
 
 import asyncio
 import logging
@@ -30,6 +32,7 @@ class FineTunedModels:
         self._registry, self._js = registry, js
         self._dir = Path(tempfile.mkdtemp(prefix="vivian-adapters-"))
         self._ids: dict[str, tuple[str, str]] = {}  # KV key (job id) → (model id, project)
+        self._entries: dict[str, FineTunedModel] = {}  # KV key → the entry served
         self._task: asyncio.Task | None = None
         self._watcher = None
         self._store = None
@@ -62,9 +65,21 @@ class FineTunedModels:
                 log.exception("could not serve the fine-tuned model of %s", entry.key)
 
     async def _add(self, key: str, model: FineTunedModel) -> None:
+        served = self._entries.get(key)
+        if served is not None and key in self._ids and msgspec.structs.replace(
+                model, shared_with=served.shared_with) == served:
+            self._registry.share(model.id, model.project, model.shared_with)  # only who may use it changed
+            self._entries[key] = model
+            return
         if model.upstream is not None:
             await self._add_upstream(key, model)
-            return
+        else:
+            await self._add_local(key, model)
+        if key in self._ids:
+            self._registry.share(model.id, model.project, model.shared_with)
+            self._entries[key] = model
+
+    async def _add_local(self, key: str, model: FineTunedModel) -> None:
         base = self._registry.local_entry(model.base)
         if base is None:
             log.warning("fine-tuned model %s: base %s is not a local model here; not served", model.id, model.base)
@@ -94,6 +109,7 @@ class FineTunedModels:
         log.info("serving fine-tuned model %s from %s", model.id, up.base_url)
 
     async def _remove(self, key: str) -> None:
+        self._entries.pop(key, None)
         found = self._ids.pop(key, None)
         if found is None:
             return

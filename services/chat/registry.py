@@ -34,26 +34,41 @@ class Registry(registry.Registry[ChatProvider]):
         # tuned model id → project → what serves it: tuned models are per project, so two projects'
         # models of one name (a model tuned upstream, mirrored by its own Vivian) never meet.
         self._tuned: dict[str, dict[str, Tuned]] = {}
+        # tuned model id → a project it is shared with (checkpoint permissions) → the owning project.
+        self._shared: dict[str, dict[str, str]] = {}
+
+    def _find(self, name: str, project: str | None) -> Tuned | None:
+        """The tuned model `name` as `project` sees it: its own, or one shared with it."""
+        tuned = self._tuned.get(name)
+        if not tuned or project is None:
+            return None
+        if project in tuned:
+            return tuned[project]
+        owner = self._shared.get(name, {}).get(project)
+        return tuned.get(owner) if owner is not None else None
 
     def provider(self, name: str, endpoint: str = "/v1/chat/completions", project: str | None = None) -> ChatProvider:
-        if (tuned := self._tuned.get(name)) and project in tuned:
-            return tuned[project].provider
+        if (tuned := self._find(name, project)) is not None:
+            return tuned.provider
         return super().provider(name, endpoint)
 
     def model(self, name: str, project: str | None = None) -> Model:
-        if (tuned := self._tuned.get(name)) and project in tuned:
-            return tuned[project].model
+        if (tuned := self._find(name, project)) is not None:
+            return tuned.model
         return super().model(name)
 
     def visible(self, project: str) -> ModelList:
-        """The models a key of `project` may list: every configured one, and its own tuned ones."""
+        """The models a key of `project` may list: every configured one, and the tuned ones that are
+        its own or shared with it."""
         if not self._tuned:
             return self.models
-        return ModelList(data=[*self.models.data, *(t[project].model for t in self._tuned.values() if project in t)])
+        tuned = [t.model for name in self._tuned if (t := self._find(name, project)) is not None]
+        return ModelList(data=[*self.models.data, *tuned])
 
     def check_access(self, name: str, project: str) -> None:
-        """A tuned model of another project does not exist, as far as this project can tell."""
-        if name in self._tuned and project not in self._tuned[name] and name not in self._by_name:
+        """A tuned model of another project, not shared with this one, does not exist, as far as
+        this project can tell."""
+        if name in self._tuned and self._find(name, project) is None and name not in self._by_name:
             raise errors.model_not_found(name)
 
     def local_entry(self, model_id: str) -> LocalModel | None:
@@ -71,4 +86,16 @@ class Registry(registry.Registry[ChatProvider]):
         tuned = self._tuned.get(model_id, {}).pop(project, None)
         if model_id in self._tuned and not self._tuned[model_id]:
             del self._tuned[model_id]
+        self.share(model_id, project, [])
         return tuned.provider if tuned else None
+
+    def share(self, model_id: str, owner: str, projects: list[str]) -> None:
+        """From now on, `owner`'s tuned model `model_id` is also served to `projects` (and only them)."""
+        shared = self._shared.setdefault(model_id, {})
+        for project in [p for p, o in shared.items() if o == owner]:
+            del shared[project]
+        for project in projects:
+            if project != owner:
+                shared[project] = owner
+        if not shared:
+            del self._shared[model_id]

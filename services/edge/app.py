@@ -16,6 +16,7 @@ from services.edge.routes import (
     embeddings,
     files,
     fine_tuning,
+    fine_tuning_checkpoints,
     health,
     images,
     metrics,
@@ -59,7 +60,7 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
     for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, batches,
-                   fine_tuning, health):
+                   fine_tuning, fine_tuning_checkpoints, health):
         app.add_routes(module.routes)
     if not settings.metrics_port:  # else only on its own address: create_metrics_app
         app.add_routes(metrics.routes)

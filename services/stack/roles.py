@@ -22,12 +22,12 @@ CALLERS = ("edge", "jobs")
 
 # The subjects each service serves (subscribes to, in its queue group).
 SERVES = {
-    "chat": [s.CHAT_COMPLETIONS, f"{s.CHAT_COMPLETIONS}.>", s.COMPLETIONS, "vivian.models.>"],
+    "chat": [s.CHAT_COMPLETIONS, f"{s.CHAT_COMPLETIONS}.>", s.COMPLETIONS, s.MODELS_LIST, s.MODELS_RETRIEVE],
     "embeddings": [s.EMBEDDINGS, s.MODERATIONS],
     "audio": ["vivian.audio.>"],
     "images": ["vivian.images.>"],
     "files": ["vivian.files.>", "vivian.uploads.>"],
-    "jobs": ["vivian.batches.>", "vivian.fine_tuning.>"],
+    "jobs": ["vivian.batches.>", "vivian.fine_tuning.>", s.MODELS_DELETE],
 }
 SERVICES = tuple(SERVES)
 ROLES = ("edge", "keys", *SERVICES)

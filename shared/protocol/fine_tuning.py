@@ -7,7 +7,8 @@ import msgspec
 from msgspec import Meta, Struct
 
 Auto = Literal["auto"]
-Status = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
+# `paused`: not in the spec's enum, but what its own pause example answers (and OpenAI does).
+Status = Literal["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]
 
 
 class Hyperparameters(Struct, kw_only=True):
@@ -156,4 +157,41 @@ class FineTunedModel(Struct, kw_only=True):
     created: int
     owned_by: str
     project: str = ""  # only keys of this project see and call it
+    shared_with: list[str] = []  # and of these projects (checkpoint permissions)
     upstream: UpstreamTarget | None = None
+
+
+class CheckpointPermission(Struct, kw_only=True, tag="checkpoint.permission", tag_field="object"):
+    id: str  # cp_…
+    created_at: int
+    project_id: str
+
+
+class CheckpointPermissionList(Struct, kw_only=True, tag="list", tag_field="object"):
+    data: list[CheckpointPermission]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+class CheckpointPermissionDeleted(Struct, kw_only=True, tag="checkpoint.permission", tag_field="object"):
+    id: str
+    deleted: bool
+
+
+class PermissionCreateRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    """POST /v1/fine_tuning/checkpoints/{checkpoint}/permissions (the edge adds `checkpoint`)."""
+
+    project_ids: Annotated[list[Annotated[str, Meta(min_length=1, max_length=128)]], Meta(min_length=1, max_length=100)]
+    checkpoint: str = ""
+
+
+class PermissionQuery(Struct, kw_only=True):
+    """The permissions list's query, and (with `permission_id`) a delete's."""
+
+    checkpoint: str
+    permission_id: str = ""
+    project_id: str | None = None
+    after: str | None = None
+    limit: Annotated[int, Meta(ge=1, le=100)] = 10
+    order: Literal["ascending", "descending"] = "descending"

@@ -1,4 +1,4 @@
-"""`/v1/models`: OpenAI's `model` object and its list."""
+"""`/v1/models`: OpenAI's `model` object, its list, and what deleting one answers."""
 
 from msgspec import Struct
 
@@ -11,3 +11,8 @@ class Model(Struct, kw_only=True, tag="model", tag_field="object"):
 
 class ModelList(Struct, kw_only=True, tag="list", tag_field="object"):
     data: list[Model]
+
+
+class ModelDeleted(Struct, kw_only=True, tag="model", tag_field="object"):
+    id: str
+    deleted: bool

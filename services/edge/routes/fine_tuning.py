@@ -1,4 +1,4 @@
-"""POST/GET /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs/{id}, POST …/{id}/cancel,
+"""POST/GET /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs/{id}, POST …/{id}/cancel, …/pause, …/resume,
 GET …/{id}/events and GET …/{id}/checkpoints (served by the jobs service)."""
 
 import msgspec
@@ -47,6 +47,16 @@ async def retrieve(request: web.Request) -> web.StreamResponse:
 @routes.post("/v1/fine_tuning/jobs/{job_id}/cancel")
 async def cancel(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.FINE_TUNING_JOBS_CANCEL, _encode(request.match_info["job_id"]))
+
+
+@routes.post("/v1/fine_tuning/jobs/{job_id}/pause")
+async def pause(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_PAUSE, _encode(request.match_info["job_id"]))
+
+
+@routes.post("/v1/fine_tuning/jobs/{job_id}/resume")
+async def resume(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.FINE_TUNING_JOBS_RESUME, _encode(request.match_info["job_id"]))
 
 
 @routes.get("/v1/fine_tuning/jobs/{job_id}/events")

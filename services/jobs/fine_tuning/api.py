@@ -1,4 +1,7 @@
-"""/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, events, checkpoints.
+"""/v1/fine_tuning/jobs on the bus: create, list, retrieve, cancel, pause, resume, events, checkpoints;
+and for the
+tuned models they make, DELETE /v1/models/{model} (`models.py`) and the checkpoint permissions that
+share one with other projects (`checkpoint_permissions.py`).
 
 A job is a record in MongoDB and one task in JetStream (`runner.py` trains it; a job of an upstream
 model is created there and mirrored by `upstream.py`). Jobs belong to the
@@ -12,7 +15,7 @@ import msgspec
 
 from services import bus_service
 from services.jobs.context import Context
-from services.jobs.fine_tuning import runner, upstream
+from services.jobs.fine_tuning import checkpoint_permissions, models, runner, upstream
 from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
 from services.records import new_id, sequence
 from shared import errors, modelconfig, subjects
@@ -175,6 +178,41 @@ async def cancel(ctx: Context, envelope: Envelope) -> FineTuningJob:
     return job_object(updated)
 
 
+async def pause(ctx: Context, envelope: Envelope) -> FineTuningJob:
+    """A running job stops training within a second or so; its checkpoints stay for `resume`."""
+    record = await _job(ctx, envelope, _id.decode(envelope.body))
+    if record.upstream:
+        return job_object(await upstream.relay(ctx, record, "pause") or await _job(ctx, envelope, record.id))
+    if record.status not in ("queued", "running"):
+        raise errors.invalid_request(f"Job {record.id} is {record.status}; only a running job can be paused.",
+                                     param="fine_tuning_job_id", code="invalid_state")
+    tables = Tables(ctx.store)
+    updated = await tables.jobs.update({"_id": record.id, "status": record.status}, {"status": "paused"},
+                                       inc={"pauses": 1})
+    if updated is None:  # it changed meanwhile: answer with what it became
+        return job_object(await _job(ctx, envelope, record.id))
+    await tables.event(record.id, "Fine-tuning job paused.", key=f"paused-{updated.pauses}")
+    return job_object(updated)
+
+
+async def resume(ctx: Context, envelope: Envelope) -> FineTuningJob:
+    """A paused job is queued again; training goes on from its last checkpoint."""
+    record = await _job(ctx, envelope, _id.decode(envelope.body))
+    if record.upstream:
+        return job_object(await upstream.relay(ctx, record, "resume") or await _job(ctx, envelope, record.id))
+    if record.status != "paused":
+        raise errors.invalid_request(f"Job {record.id} is {record.status}; only a paused job can be resumed.",
+                                     param="fine_tuning_job_id", code="invalid_state")
+    tables = Tables(ctx.store)
+    # `attempts` counts starts since the last resume: pauses are not crashes.
+    updated = await tables.jobs.update({"_id": record.id, "status": "paused"}, {"status": "queued", "attempts": 0})
+    if updated is None:
+        return job_object(await _job(ctx, envelope, record.id))
+    await tables.event(record.id, "Fine-tuning job resumed.", key=f"unpaused-{updated.pauses}")
+    await runner.queue(ctx, record.id, resumed=updated.pauses)
+    return job_object(updated)
+
+
 async def events(ctx: Context, envelope: Envelope) -> FineTuningJobEventList:
     q: ListQuery = bus_service.decode(_query, envelope.body)
     await _job(ctx, envelope, q.job)
@@ -198,13 +236,26 @@ ROUTES = (
      retrieve),
     ("fine_tuning_jobs_cancel", subjects.FINE_TUNING_JOBS_CANCEL,
      "/v1/fine_tuning/jobs/{fine_tuning_job_id}/cancel", cancel),
+    ("fine_tuning_jobs_pause", subjects.FINE_TUNING_JOBS_PAUSE, "/v1/fine_tuning/jobs/{fine_tuning_job_id}/pause",
+     pause),
+    ("fine_tuning_jobs_resume", subjects.FINE_TUNING_JOBS_RESUME,
+     "/v1/fine_tuning/jobs/{fine_tuning_job_id}/resume", resume),
     ("fine_tuning_jobs_events", subjects.FINE_TUNING_JOBS_EVENTS,
      "/v1/fine_tuning/jobs/{fine_tuning_job_id}/events", events),
     ("fine_tuning_jobs_checkpoints", subjects.FINE_TUNING_JOBS_CHECKPOINTS,
      "/v1/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", checkpoints),
+    ("models_delete", subjects.MODELS_DELETE, "/v1/models/{model}", models.delete),
+    ("fine_tuning_checkpoints_permissions_create", subjects.FINE_TUNING_CHECKPOINTS_PERMISSIONS_CREATE,
+     "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions", checkpoint_permissions.create),
+    ("fine_tuning_checkpoints_permissions_list", subjects.FINE_TUNING_CHECKPOINTS_PERMISSIONS_LIST,
+     "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions", checkpoint_permissions.list_permissions),
+    ("fine_tuning_checkpoints_permissions_delete", subjects.FINE_TUNING_CHECKPOINTS_PERMISSIONS_DELETE,
+     "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}",
+     checkpoint_permissions.delete),
 )
 
 
 async def start(ctx: Context) -> list:
     await Tables(ctx.store).create_indexes()
+    await checkpoint_permissions.create_indexes(ctx)
     return [await runner.start(ctx), await upstream.start(ctx)]

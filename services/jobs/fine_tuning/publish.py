@@ -1,11 +1,12 @@
 """A tuned model made servable: its adapter GGUF goes to the NATS object store `ADAPTERS_BUCKET`,
-then its entry to the KV bucket `FINE_TUNED_BUCKET`, which every chat replica watches."""
+then its entry to the KV bucket `FINE_TUNED_BUCKET`, which every chat replica watches; the entry
+names the projects it is shared with (checkpoint permissions)."""
 
 import time
 from pathlib import Path
 
 import msgspec
-from nats.js.errors import NotFoundError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from services.jobs.context import Context
 from services.jobs.fine_tuning.records import JobRecord
@@ -40,3 +41,21 @@ async def upstream_model(ctx: Context, job: JobRecord, *, name: str, entry: Open
     tuned = FineTunedModel(id=name, base=job.base, created=int(time.time()), owned_by=job.project or "vivian",
                             project=job.project, upstream=target)
     await kv.put(job.id, msgspec.json.encode(tuned))
+
+
+async def share(ctx: Context, job_id: str, projects: list[str]) -> None:
+    """Let keys of `projects` see and call the tuned model of `job_id` too (besides its own
+    project's); a model no longer (or not yet) served is left alone."""
+    kv, _ = await buckets(ctx.js)
+    while True:
+        try:
+            found = await kv.get(job_id)
+        except (KeyNotFoundError, KeyDeletedError):
+            return
+        entry = msgspec.json.decode(found.value, type=FineTunedModel)
+        entry.shared_with = sorted(set(projects))
+        try:
+            await kv.update(job_id, msgspec.json.encode(entry), last=found.revision)
+            return
+        except KeyWrongLastSequenceError:  # changed meanwhile: again, on what it became
+            continue

@@ -41,11 +41,13 @@ class JobRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     trained_tokens: int | None = None
     result_files: list[str] = []
     error: dict | None = None
-    attempts: int = 0  # times a replica started (or resumed) the training
+    attempts: int = 0  # times a replica started (or resumed) the training since it was created or resumed
+    pauses: int = 0  # times it was paused (POST …/pause)
     # A job of an upstream model (`upstream.py`): its id there, the training files' ids there.
     upstream: str | None = None
     upstream_files: list[str] = []
     estimated_finish: int | None = None
+    model_deleted: bool = False  # its tuned model was deleted (DELETE /v1/models/{model})
 
 
 class EventRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):

@@ -2,7 +2,8 @@
 
 The task reads the training file through the files service, checks it, then trains in a child
 process (`train.py`) while this event loop keeps the service, the task's in-progress acks and the
-job's records alive. A cancel (the record turns `cancelled`) kills the child within a second. When
+job's records alive. A cancel (the record turns `cancelled`) or a pause (`paused`) kills the child
+within a second; a resume queues the task again, which trains on from the last checkpoint. When
 the replica stops or dies the task goes to another (or the restarted) replica, which resumes from
 the last checkpoint on disk; after `fine_tuning_max_attempts` starts the job fails with a clear error.
 The tuned model is published where every chat replica finds it (see `publish.py`).
@@ -40,8 +41,10 @@ class Job(msgspec.Struct):
     id: str
 
 
-async def queue(ctx: Context, job_id: str) -> None:
-    await tasks.publish(ctx.js, KIND, "run", Job(id=job_id), msg_id=f"ft-{job_id}")
+async def queue(ctx: Context, job_id: str, *, resumed: int = 0) -> None:
+    """The job's task; `resumed`: the how-manyth resume after a pause (a task of its own, not one
+    JetStream drops as a duplicate of the first)."""
+    await tasks.publish(ctx.js, KIND, "run", Job(id=job_id), msg_id=f"ft-{job_id}" + (f"-{resumed}" if resumed else ""))
 
 
 async def start(ctx: Context) -> tasks.Worker:
@@ -110,9 +113,10 @@ async def run(ctx: Context, job_id: str) -> None:
         job = await _validate(ctx, tables, job, training, validation)
         if job is None:
             return
-    job = await tables.jobs.update({"_id": job.id, "status": "running"}, {}, inc={"attempts": 1})
+    job = await tables.jobs.update({"_id": job.id, "status": {"$in": ["queued", "running"]}}, {"status": "running"},
+                                   inc={"attempts": 1})
     if job is None:
-        return  # cancelled meanwhile
+        return  # cancelled or paused meanwhile
     if job.attempts > ctx.settings.fine_tuning_max_attempts:
         await _fail(tables, job, "training_interrupted", f"Training was interrupted {job.attempts - 1} times "
                     "(the jobs service stopped or crashed while it ran); it was not retried again.")
@@ -196,7 +200,7 @@ async def _train(ctx: Context, tables: Tables, job: JobRecord, folder: Path, tra
         sys.executable, "-m", "services.jobs.fine_tuning.train", str(folder / "spec.json"),
         stdout=asyncio.subprocess.PIPE, stderr=open(folder / "train.log", "ab"), preexec_fn=_die_with_parent,
         cwd=str(Path(__file__).resolve().parents[3]), limit=1 << 20)
-    watch = asyncio.create_task(_watch_cancel(tables, job.id, proc))
+    watch = asyncio.create_task(_watch_cancel(tables, job, proc))
     done: Event | None = None
     try:
         async for line in proc.stdout:
@@ -212,8 +216,8 @@ async def _train(ctx: Context, tables: Tables, job: JobRecord, folder: Path, tra
             proc.kill()
             await proc.wait()
     current = await tables.jobs.get({"_id": job.id})
-    if current is None or current.status != "running":
-        return  # cancelled: the child was killed on purpose
+    if current is None or current.status != "running" or current.pauses != job.pauses:
+        return  # cancelled or paused: the child was killed on purpose
     if rc != 0 or done is None:
         tail = (folder / "train.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
         log.error("job %s: training exited with %s: %s", job.id, rc, tail[0])
@@ -228,11 +232,13 @@ def _base(ctx: Context, job: JobRecord) -> modelconfig.LocalModel | None:
     return next((e for e in config.models if e.id == job.base and isinstance(e, modelconfig.LocalModel)), None)
 
 
-async def _watch_cancel(tables: Tables, job_id: str, proc: asyncio.subprocess.Process) -> None:
+async def _watch_cancel(tables: Tables, job: JobRecord, proc: asyncio.subprocess.Process) -> None:
+    """Kills the child once the job is cancelled or paused (also when it was paused and already
+    resumed: the resumed run is another task's)."""
     while proc.returncode is None:
         await asyncio.sleep(1.0)
-        job = await tables.jobs.get({"_id": job_id})
-        if job is None or job.status != "running":
+        current = await tables.jobs.get({"_id": job.id})
+        if current is None or current.status != "running" or current.pauses != job.pauses:
             proc.kill()
             return
 

@@ -126,7 +126,7 @@ def entry_of(ctx: Context, job: JobRecord) -> modelconfig.OpenAIModel | None:
     return next((e for e in config.models if e.id == job.base and isinstance(e, modelconfig.OpenAIModel)), None)
 
 
-def _unavailable(job: JobRecord) -> errors.ApiError:
+def unavailable(job: JobRecord) -> errors.ApiError:
     return errors.ApiError(503, f"The model {job.base} of job {job.id} is no longer an upstream model in this "
                            "service's model config.", type="server_error", code="model_not_available")
 
@@ -135,7 +135,7 @@ async def cancel(ctx: Context, job: JobRecord) -> JobRecord | None:
     """Cancel upstream (its refusal is relayed), then ours; None when ours ended meanwhile."""
     entry = entry_of(ctx, job)
     if entry is None:
-        raise _unavailable(job)
+        raise unavailable(job)
     async with Upstream(entry) as up:
         remote = await up.call("POST", f"fine_tuning/jobs/{job.upstream}/cancel")
     tables = Tables(ctx.store)
@@ -144,6 +144,23 @@ async def cancel(ctx: Context, job: JobRecord) -> JobRecord | None:
                                         "finished_at": remote.get("finished_at") or int(time.time())})
     if updated is not None:
         await tables.event(job.id, "The job was cancelled (and its upstream job too).", key="cancelled")
+    return updated
+
+
+async def relay(ctx: Context, job: JobRecord, action: str) -> JobRecord | None:
+    """`pause` or `resume` the upstream job (its refusal relayed), then ours takes its status; None
+    when ours ended meanwhile."""
+    entry = entry_of(ctx, job)
+    if entry is None:
+        raise unavailable(job)
+    async with Upstream(entry) as up:
+        remote = await up.call("POST", f"fine_tuning/jobs/{job.upstream}/{action}")
+    tables = Tables(ctx.store)
+    status = remote.get("status") or ("paused" if action == "pause" else "queued")
+    updated = await tables.jobs.update({"_id": job.id, "status": {"$nin": list(TERMINAL)}}, {"status": status})
+    if updated is not None:
+        await tables.event(job.id, f"Fine-tuning job {action}d (and its upstream job too).",
+                           key=f"{action}-{time.time_ns()}")
     return updated
 
 
@@ -166,7 +183,7 @@ async def poll(ctx: Context, job_id: str) -> None:
     entry = entry_of(ctx, job)
     if entry is None:
         await _end(tables, job, {"status": "failed", "finished_at": int(time.time()), "error": {
-            "code": "model_not_available", "message": _unavailable(job).message, "param": "model"}})
+            "code": "model_not_available", "message": unavailable(job).message, "param": "model"}})
         return
     async with Upstream(entry) as up:
         try:
