@@ -63,6 +63,8 @@ class _Watch:
         self.last_error = ""
 
     async def disconnected(self) -> None:
+        if self.nc is not None and (self.nc.is_closed or self.nc.is_draining):
+            return  # closed on purpose: `closed` says so
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning("%s: lost the NATS connection; reconnecting", self.name)
