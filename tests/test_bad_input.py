@@ -89,7 +89,8 @@ def test_prompt_over_the_context_is_400(post):
 def test_unknown_path_and_method(stack, post):
     status, answer, _ = post("/chat/nothing", with_())
     assert status == 404 and answer["error"]["code"] == "unknown_url"
-    request = urllib.request.Request(f"{stack.base_url}/chat/completions", method="GET",
+    # (GET /v1/chat/completions lists stored completions; embeddings are POST only)
+    request = urllib.request.Request(f"{stack.base_url}/embeddings", method="GET",
                                      headers={"Authorization": f"Bearer {stack.key}"})
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=30)
