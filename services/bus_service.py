@@ -189,15 +189,11 @@ class BusService:
 
     def answering(self, handler: Callable[[Any, Envelope], Awaitable[msgspec.Struct]], ctx: Any) -> Handler:
         """A handler for a service whose calls each answer one struct (files, jobs): `handler(ctx,
-        envelope)`, heartbeats kept going while it works (it may wait on a store or another
-        service), its answer sent as one `Data` frame."""
+        envelope)`, its answer sent as one `Data` frame (heartbeats go on while it works, as for every
+        handler: see `_guarded`)."""
 
         async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-            self.heartbeats.watch(replier)
-            try:
-                answer = await handler(ctx, envelope)
-            finally:
-                self.heartbeats.forget(replier)
+            answer = await handler(ctx, envelope)
             await replier.data(_encode(answer))
 
         return run

@@ -65,6 +65,7 @@ def create(client: openai.OpenAI, **kwargs):
 
 
 def wait_stored(client: openai.OpenAI, completion_id: str, timeout: float = 60.0):
+    """A stored completion is written after its answer: it appears shortly after."""
     deadline = time.monotonic() + timeout
     while True:
         try:

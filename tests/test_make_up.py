@@ -15,6 +15,7 @@ import pytest
 
 from services.stack import roles
 from tests.stack import free_port
+from tests.test_chat_completions_stored import wait_stored
 
 
 def children_of(pid: int) -> set[int]:
@@ -76,18 +77,6 @@ def assert_bus_locked(home: str, nats_url: str) -> None:
     assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
     for role in roles.ROLES:
         assert stat.S_IMODE(os.stat(os.path.join(directory, f"nats-{role}.json")).st_mode) == 0o600
-
-
-def wait_stored(client: openai.OpenAI, completion_id: str, timeout: float = 60.0):
-    """A stored completion is written after its answer: it appears shortly after."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return client.chat.completions.retrieve(completion_id)
-        except openai.NotFoundError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):

@@ -73,21 +73,16 @@ class AudioService(BusService):
         request = bus_service.decode(_decode_speech, envelope.body)
         outcome.model, outcome.stream = request.model, True
         provider = self._provider(request.model, "/v1/audio/speech")
-        self.heartbeats.watch(replier)
-        try:
-            content_type, pieces = await provider.speak(request, raw=bytes(envelope.body),
-                                                        request_id=envelope.request_id)
-            if request.stream_format == "sse" and content_type != speech_events.CONTENT_TYPE:
-                # a local voice: the file's pieces as OpenAI's speech events (an upstream sends its own)
-                content_type, pieces = speech_events.CONTENT_TYPE, speech_events.events(pieces, request.input)
-            first = True
-            async for piece in pieces:
-                await replier.blob(piece, content_type=content_type if first else "")
-                first = False
-                outcome.chunks += 1
-            await replier.done()
-        finally:
-            self.heartbeats.forget(replier)
+        content_type, pieces = await provider.speak(request, raw=bytes(envelope.body), request_id=envelope.request_id)
+        if request.stream_format == "sse" and content_type != speech_events.CONTENT_TYPE:
+            # a local voice: the file's pieces as OpenAI's speech events (an upstream sends its own)
+            content_type, pieces = speech_events.CONTENT_TYPE, speech_events.events(pieces, request.input)
+        first = True
+        async for piece in pieces:
+            await replier.blob(piece, content_type=content_type if first else "")
+            first = False
+            outcome.chunks += 1
+        await replier.done()
 
     async def _transcriptions(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         await self._transcribe("transcribe", envelope, replier, outcome)
@@ -107,7 +102,6 @@ class AudioService(BusService):
             await self._forget(request.file.name)
         cancelled = threading.Event()
         self._running[envelope.request_id] = (cancelled, asyncio.current_task())
-        self.heartbeats.watch(replier)
         try:
             if outcome.stream:
                 async for event in provider.stream(request, audio, task=task, cancelled=cancelled,
@@ -129,7 +123,6 @@ class AudioService(BusService):
             outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
         finally:
             cancelled.set()
-            self.heartbeats.forget(replier)
             del self._running[envelope.request_id]
             self._client_gone.discard(envelope.request_id)
 

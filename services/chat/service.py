@@ -114,7 +114,6 @@ class ChatService(BusService):
         log.debug("request_id=%s %s model=%s stream=%s", call.request_id, endpoint, call.model, outcome.stream)
         loop = asyncio.get_running_loop()
         self._running[call.request_id] = (call, asyncio.current_task())
-        self.heartbeats.watch(replier)
         # `store: true` on chat completions: kept once answered, without delaying the answer.
         store = endpoint == "chat/completions" and bool(request.store) and self._store.enabled
         chunks: list[bytes] | None = [] if store and request.stream else None
@@ -142,6 +141,5 @@ class ChatService(BusService):
                 raise  # the service is stopping: `BusService` tells the client
             outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
         finally:
-            self.heartbeats.forget(replier)
             del self._running[call.request_id]
             self._client_gone.discard(call.request_id)

@@ -67,7 +67,6 @@ class EmbeddingsService(BusService):
             work = create_locally(request, provider, request.model)
         else:
             work = provider.create(_call(endpoint, envelope, request.model))
-        self.heartbeats.watch(replier)  # a big batch can take seconds
         self._running[envelope.request_id] = asyncio.current_task()
         try:
             answer = await work
@@ -77,7 +76,6 @@ class EmbeddingsService(BusService):
             outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
             return
         finally:
-            self.heartbeats.forget(replier)
             self._running.pop(envelope.request_id, None)
             self._client_gone.discard(envelope.request_id)
         outcome.usage = usage_in(answer)

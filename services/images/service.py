@@ -104,19 +104,15 @@ class ImagesService(BusService):
         upstream = Call(endpoint=endpoint, request=None, raw=bytes(call.body), model=name,
                         request_id=envelope.request_id,
                         form=None if images is None else lambda upstream_model: _form(call, images, upstream_model))
-        self.heartbeats.watch(replier)  # an image takes seconds to a minute
-        try:
-            if stream:  # partial images as the upstream sends them (the GPT image models)
-                async for chunk in provider.stream(upstream):
-                    await replier.data(chunk)
-                    outcome.chunks += 1
-                await replier.done()
-                return
-            answer = await provider.create(upstream)
-            answer = await results.settle(answer, wanted=wanted, store=self._keep, fetch=self._fetch,
-                                          link=lambda image_id: self._links.make(call.origin, image_id))
-        finally:
-            self.heartbeats.forget(replier)
+        if stream:  # partial images as the upstream sends them (the GPT image models)
+            async for chunk in provider.stream(upstream):
+                await replier.data(chunk)
+                outcome.chunks += 1
+            await replier.done()
+            return
+        answer = await provider.create(upstream)
+        answer = await results.settle(answer, wanted=wanted, store=self._keep, fetch=self._fetch,
+                                      link=lambda image_id: self._links.make(call.origin, image_id))
         await replier.data(answer)
 
     def _default_model(self) -> str:
