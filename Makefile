@@ -41,7 +41,7 @@ install-test: $(VENV)/.installed-test
 install-clients: $(CLIENTS_VENV)/.installed
 
 up: install
-	$(PY) -m services.stack
+	$(PY) -m devstack
 
 test: install-test install-clients
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -19,7 +19,7 @@ import time
 import aiohttp
 
 from bench.embeddings import start_stack
-from services.stack import processes
+from devstack import processes
 
 MODEL = "text-embedding-3-small"
 PHRASE = "the quick brown fox jumps over the lazy dog and runs across the green field "

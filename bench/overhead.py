@@ -32,7 +32,7 @@ import uvloop
 
 from bench import loadgen, procstat
 from services.edge import keys
-from services.stack import nats, processes
+from devstack import nats, processes
 from shared import bus
 
 MODEL = "bench-upstream"

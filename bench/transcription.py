@@ -20,7 +20,7 @@ from bench.overhead import _make_key, _wait_http, free_port
 from services.audio import encode
 from services.audio.providers.espeak import SAMPLE_RATE, Espeak
 from services.audio.providers.local_whisper import decode, model_dir
-from services.stack import nats, processes
+from devstack import nats, processes
 from shared import modelconfig
 
 STORY = os.path.join(os.path.dirname(__file__), os.pardir, "tests", "data", "story.txt")

@@ -1,10 +1,10 @@
 """A process's NATS credentials: the file `VIVIAN_NATS_CREDENTIALS` names (mode 600), written by
-`python -m services.stack.credentials` (and by `make up`), one per role:
+`python -m devstack.credentials` (and by `make up`), one per role:
 
     {"user": "chat", "password": "…"}
 
 The user is the role (edge, keys, chat, embeddings, audio, images, files, jobs); the server knows
-only a bcrypt hash of the password and what subjects that role may use (services/stack/roles.py).
+only a bcrypt hash of the password and what subjects that role may use (devstack/roles.py).
 Each role's replies come to inboxes under `_INBOX.<role>.`, the only ones it may subscribe to.
 """
 

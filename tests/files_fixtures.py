@@ -24,9 +24,9 @@ from pymongo import MongoClient
 
 from services.files.context import Context
 from services.files.objects import ObjectStore
-from services.files.records import Records
+from services.files.tables import Records
 from services.files.settings import FilesSettings
-from services.stack import mongo, processes, seaweed
+from devstack import mongo, processes, seaweed
 from shared.settings import from_env
 from tests.conformance import RecordingTransport
 from tests.stack import Stack, make_key

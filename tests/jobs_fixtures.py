@@ -11,7 +11,7 @@ import openai
 import pytest
 from pymongo import MongoClient
 
-from services.stack import processes
+from devstack import processes
 from tests.files_fixtures import S3, FilesDeployment, files_env, sdk_client, start_files, stop_files
 from tests.stack import Stack, embedding_models_toml, local_models_toml, make_key
 

@@ -9,8 +9,8 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from services.edge import keys
-from services.stack import credentials, nats, processes
-from services.stack.credentials import BusAuth
+from devstack import credentials, nats, processes
+from devstack.credentials import BusAuth
 from shared import bus
 
 TEST_MODEL = "smollm2-135m-instruct"
@@ -22,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# Every bus the tests start is locked (services/stack/credentials.py): its URL → its users.
+# Every bus the tests start is locked (devstack/credentials.py): its URL → its users.
 BUS_AUTH: dict[str, BusAuth] = {}
 
 

@@ -1,8 +1,8 @@
-"""Validation of a batch's input, line by line (services/jobs/batch_lines.py), without a stack."""
+"""Validation of a batch's input, line by line (services/jobs/batches/lines.py), without a stack."""
 
 import json
 
-from services.jobs.batch_lines import MAX_ERRORS, Scan, check, custom_id_of, stopped
+from services.jobs.batches.lines import MAX_ERRORS, Scan, check, custom_id_of, stopped
 from shared.protocol.batches import BatchError
 
 URL = "/v1/embeddings"

@@ -10,7 +10,7 @@ from collections import Counter
 import msgspec
 from pymongo import MongoClient
 
-from services.jobs.batch_records import BatchRecord
+from services.jobs.batches.tables import BatchRecord
 from tests.batch_helpers import read_lines, request_line, upload, wait
 from tests.jobs_fixtures import start_jobs
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bench import loadgen, overhead, procstat
-from services.stack import processes
+from devstack import processes
 from tests.stack import free_port
 
 CHUNKS = 5

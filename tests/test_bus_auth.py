@@ -1,5 +1,5 @@
 """The bus is locked: NATS knows one user per role, and each role may use only its own subjects
-(services/stack/roles.py). Every stack the tests start runs this way; here, the attacks.
+(devstack/roles.py). Every stack the tests start runs this way; here, the attacks.
 """
 
 import asyncio
@@ -17,7 +17,7 @@ import pytest
 from nats.js.errors import KeyNotFoundError
 
 from services.edge.keys import key_hash
-from services.stack import roles
+from devstack import roles
 from shared import bus, buscredentials, subjects
 from shared.protocol.bus import Envelope
 from shared.protocol.keys import KeyRecord
@@ -231,7 +231,7 @@ def matches(pattern: str, subject: str) -> bool:
 
 def test_every_request_subject_is_served_by_one_role():
     """A subject added to shared/subjects.py without a role to serve it would be refused to its
-    service on a locked bus: services/stack/roles.py must name it."""
+    service on a locked bus: devstack/roles.py must name it."""
     requests = {value for name, value in vars(subjects).items()
                 if name.isupper() and isinstance(value, str) and value.startswith("vivian.")
                 and value not in (subjects.CANCEL, subjects.JOBS_TASKS)}

@@ -11,7 +11,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from services.stack import nats
+from devstack import nats
 from shared import bus, subjects
 from shared.protocol.bus import Envelope
 from tests.stack import TEST_MODEL, free_port, local_models_toml, make_key

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from services.stack import credentials, roles
+from devstack import credentials, roles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ KNOWN_VIVIAN_ENV = {
     "VIVIAN_STAGING_TIMEOUT",
     "VIVIAN_SWEEP_INTERVAL",
     "VIVIAN_DRAIN_TIMEOUT",
-    # compose's healthcheck of a service (services/liveness.py)
+    # compose's healthcheck of a service (services/kit/liveness.py)
     "VIVIAN_LIVENESS_FILE",
     "VIVIAN_LIVENESS_MAX_AGE",
 }
@@ -125,13 +125,13 @@ def test_every_service_restarts_and_has_a_healthcheck():
 
 
 def test_vivian_services_check_their_liveness_file():
-    """Each domain service's healthcheck runs `python -m services.liveness`, which exists, against
+    """Each domain service's healthcheck runs `python -m services.kit.liveness`, which exists, against
     the file the service keeps fresh ($VIVIAN_LIVENESS_FILE in its environment)."""
     for name, svc in _long_running().items():
         if "build" not in svc or svc["command"][2] == "services.edge":
             continue
-        assert svc["healthcheck"]["test"][1:] == ["python", "-m", "services.liveness"], name
-        assert _runnable("services.liveness")
+        assert svc["healthcheck"]["test"][1:] == ["python", "-m", "services.kit.liveness"], name
+        assert _runnable("services.kit.liveness")
         assert "VIVIAN_LIVENESS_FILE" in _env_names(svc), name
     edge = _services()["edge"]["healthcheck"]["test"]
     assert "http://127.0.0.1:8080/healthz" in " ".join(edge)
@@ -153,7 +153,7 @@ def _mounts(service) -> dict[str, str]:
 
 
 def test_nats_is_locked_by_the_generated_config():
-    """nats-server reads the users and permissions `python -m services.stack.credentials DIR`
+    """nats-server reads the users and permissions `python -m devstack.credentials DIR`
     writes (DIR/nats-auth.conf), mounted into it."""
     nats = _services()["nats"]
     command = nats["command"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from services.stack import processes
+from devstack import processes
 from tests.files_fixtures import FilesDeployment, files_env, start_files, stop_files
 from tests.stack import Stack, free_port, make_key
 

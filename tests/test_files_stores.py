@@ -19,8 +19,8 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from services.files.objects import MIN_PART_BYTES, ObjectStore, md5_hex
-from services.files.records import NEVER, ObjectRecord, Records
-from services.records import new_id, sequence
+from services.files.tables import NEVER, ObjectRecord, Records
+from services.kit.tables import new_id, sequence
 from tests.files_fixtures import with_database
 
 MiB = 1024 * 1024

@@ -3,7 +3,7 @@
 import pytest
 
 from services.files import validate
-from services.files.records import UploadRecord
+from services.files.tables import UploadRecord
 from services.files.shapes import upload_object
 from shared import errors
 from shared.protocol.files import ExpiresAfter

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from shared import bus
-from shared.fine_tuned import buckets
+from shared.tuned_model_buckets import buckets
 from shared.protocol.fine_tuning import FineTunedModel, UpstreamTarget
 from tests.conftest import RELAY_KEY_ENV
 from tests.stack import bus_credentials

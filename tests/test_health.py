@@ -6,7 +6,7 @@ import time
 import urllib.error
 import urllib.request
 
-from services.stack import processes
+from devstack import processes
 from tests.stack import make_key
 
 

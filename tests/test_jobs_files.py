@@ -1,4 +1,4 @@
-"""The jobs service's files (services/jobs/files.py): it writes a file through the files service's
+"""The jobs service's files (services/jobs/files_client.py): it writes a file through the files service's
 stage and commit calls (multipart when it is bigger than a part) and reads one back as a stream of
 lines, whole or a byte range, in the project that owns it."""
 
@@ -8,7 +8,7 @@ import aiohttp
 import openai
 import pytest
 
-from services.jobs.files import Files
+from services.jobs.files_client import Files
 from shared import bus
 from shared.protocol.files import ExpiresAfter
 
@@ -26,7 +26,7 @@ async def jobs_files(stack, files):
 
 async def test_write_then_read_lines(jobs_files, project_client):
     client, project = project_client()
-    # More than one 8 MiB part, so the multipart path of services.presigned runs too.
+    # More than one 8 MiB part, so the multipart path of services.kit.presigned runs too.
     lines = [f'{{"n": {i}, "pad": "{"x" * 200}"}}'.encode() for i in range(45_000)]
     writer = jobs_files.writer(project=project, purpose="batch_output", filename="out.jsonl", request_id="t1",
                                expires_after=ExpiresAfter(anchor="created_at", seconds=7200))

@@ -1,4 +1,4 @@
-"""`python -m services.stack` (what `make up` runs): starts everything, prints URL and key, and
+"""`python -m devstack` (what `make up` runs): starts everything, prints URL and key, and
 Ctrl-C leaves no process behind."""
 
 import asyncio
@@ -13,7 +13,7 @@ import nats
 import openai
 import pytest
 
-from services.stack import roles
+from devstack import roles
 from tests.stack import free_port
 from tests.test_chat_completions_stored import wait_stored
 
@@ -40,7 +40,7 @@ def alive(pid: int) -> bool:
 
 
 def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "services.stack"], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "devstack"], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "VIVIAN_HOME": home, "VIVIAN_PORT": str(port)})
     printed = {}
     for line in proc.stdout:

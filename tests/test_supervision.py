@@ -1,7 +1,7 @@
 """`make up` supervision: a crashed child is logged and started again with backoff, the others keep
 serving meanwhile, and a child that keeps crashing is reported and retried only slowly.
 
-The stack tests run the real `python -m services.stack` and kill -9 its children. They print how
+The stack tests run the real `python -m devstack` and kill -9 its children. They print how
 many seconds each killed service took to answer again (run with `-s` to see the figures)."""
 
 import logging
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import openai
 import pytest
 
-from services.stack import processes, supervisor
+from devstack import processes, supervisor
 from tests import batch_helpers
 from tests.stack import free_port, local_models_toml
 from tests.test_make_up import alive, children_of, start, stop_with_ctrl_c
@@ -307,7 +307,7 @@ def test_kill_each_kind_of_service_in_turn(up):
 
 def _healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess:
     """What compose runs in a service's container (see docker-compose.yml)."""
-    return subprocess.run([sys.executable, "-m", "services.liveness"], env={**os.environ, **env},
+    return subprocess.run([sys.executable, "-m", "services.kit.liveness"], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=60)
 
 

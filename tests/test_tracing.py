@@ -34,8 +34,8 @@ from services.chat.service import ChatService
 from services.edge import keys
 from services.edge.app import create_app
 from services.edge.settings import EdgeSettings
-from services.stack import credentials, nats, processes
-from services.stack.credentials import BusAuth
+from devstack import credentials, nats, processes
+from devstack.credentials import BusAuth
 from shared import bus, telemetry
 from shared.modelconfig import ModelConfig, OpenAIModel
 from shared.protocol.chat import ChatCompletionRequest

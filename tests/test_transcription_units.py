@@ -7,7 +7,7 @@ import pytest
 
 from services.audio.providers.local_whisper import model_dir
 from services.audio.transcripts import Transcript, render
-from services.edge import audio_form
+from services.edge.reading import audio_form
 from shared import errors
 from shared.modelconfig import LocalTranscriptionModel
 from shared.protocol.audio import AudioObject, TranscriptionSegment

@@ -5,7 +5,7 @@ from services.audio.providers.local_speech import LocalSpeech
 from services.audio.providers.local_whisper import LocalWhisper
 from services.audio.providers.openai_audio import OpenAIAudio
 from services.audio.service import AudioService
-from services.bus_service import run_model_service
+from services.kit.service import run_model_service
 from shared.modelconfig import LocalSpeechModel, LocalTranscriptionModel, ModelEntry, OpenAIModel
 from shared.registry import Registry
 

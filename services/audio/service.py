@@ -11,10 +11,10 @@ from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 from opentelemetry.trace import TracerProvider
 
-from services import bus_service
+from services.kit import service as bus_service
 from services.audio import speech_events
-from services.bus_service import BusService, Endpoint
-from services.outcome import Outcome
+from services.kit.service import BusService, Endpoint
+from services.kit.outcome import Outcome
 from shared import audiostore, errors, subjects
 from shared.bus import Replier
 from shared.modelconfig import api_of

@@ -1,6 +1,6 @@
 """`python -m services.chat`: serve the configured chat models on the bus until SIGINT/SIGTERM."""
 
-from services.bus_service import run_model_service
+from services.kit.service import run_model_service
 from services.chat.registry import Registry
 from services.chat.service import ChatService
 from services.chat.settings import ChatSettings

@@ -7,15 +7,15 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services import bus_service
-from services.bus_service import BusService, Endpoint
+from services.kit import service as bus_service
+from services.kit.service import BusService, Endpoint
 from services.chat import validation
-from services.chat.fine_tuned import FineTunedModels
+from services.chat.tuned_models import FineTunedModels
 from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
 from services.chat.registry import Registry
 from services.chat.stored import CompletionStore
-from services.outcome import Outcome, chunk_usage, usage_in
+from services.kit.outcome import Outcome, chunk_usage, usage_in
 from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope

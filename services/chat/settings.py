@@ -1,7 +1,7 @@
-"""The chat service's settings: a model service's (services/bus_service.py), and where stored
+"""The chat service's settings: a model service's (services/kit/service.py), and where stored
 completions live."""
 
-from services.bus_service import ModelServiceSettings
+from services.kit.service import ModelServiceSettings
 
 
 class ChatSettings(ModelServiceSettings, kw_only=True):

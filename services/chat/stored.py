@@ -15,8 +15,8 @@ import time
 import msgspec
 from pymongo import AsyncMongoClient
 
-from services import bus_service
-from services.records import Table, page, sequence
+from services.kit import service as bus_service
+from services.kit.tables import Table, page, sequence
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.chat import (
@@ -61,7 +61,7 @@ _completion_id = msgspec.json.Decoder(str)
 class CompletionRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     id: str
     project: str
-    seq: str  # the listing order (services/records.py)
+    seq: str  # the listing order (services/kit/tables.py)
     model: str  # the model the request named: what `GET /v1/chat/completions?model=` filters on
     metadata: dict[str, str] = {}
     completion: ChatCompletion

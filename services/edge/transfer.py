@@ -2,7 +2,7 @@
 
 The files service hands the edge presigned object-store URLs (why: services/files/staging.py); the
 edge streams to and from them with its own aiohttp client. An upload goes through
-`services.presigned` (shared with the jobs service), which holds at most two parts in memory (the
+`services.kit.presigned` (shared with the jobs service), which holds at most two parts in memory (the
 one being read and the one being sent, `StageTarget.part_bytes` each); a download holds
 aiohttp's read buffer, and both sides wait for the slower one (TCP flow control), so neither a
 slow client nor a fast store grows memory.
@@ -20,7 +20,7 @@ from aiohttp.helpers import content_disposition_header
 from aiohttp.multipart import BodyPartReader
 
 from services.edge.context import CALLER, PROJECT, REQUEST_ID, SETTINGS
-from services.presigned import PresignedUpload
+from services.kit.presigned import PresignedUpload
 from shared import errors, subjects
 from shared.bus import BusUnavailable, NoResponders
 from shared.protocol.bus import Envelope

@@ -1,6 +1,6 @@
 """`python -m services.embeddings`: serve embeddings and moderations on the bus until SIGINT/SIGTERM."""
 
-from services.bus_service import run_model_service
+from services.kit.service import run_model_service
 from services.embeddings.registry import embeddings_registry
 from services.embeddings.service import EmbeddingsService
 

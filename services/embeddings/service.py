@@ -8,13 +8,13 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services import bus_service
-from services.bus_service import BusService, Endpoint
+from services.kit import service as bus_service
+from services.kit.service import BusService, Endpoint
 from services.chat.providers.base import Call
 from services.embeddings import embeddings, moderations
 from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 from services.embeddings.providers.toxic_bilstm import ToxicBiLSTM
-from services.outcome import Outcome, usage_in
+from services.kit.outcome import Outcome, usage_in
 from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope

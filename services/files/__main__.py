@@ -2,11 +2,11 @@
 
 import asyncio
 
-from services.bus_service import until_signalled
+from services.kit.service import until_signalled
 from services.files import janitor
 from services.files.context import Context
 from services.files.objects import ObjectStore
-from services.files.records import Records
+from services.files.tables import Records
 from services.files.service import FilesService
 from services.files.settings import FilesSettings
 from shared import bus, logs

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from services.files.objects import ObjectStore
-from services.files.records import Records
+from services.files.tables import Records
 from services.files.settings import FilesSettings
 
 

@@ -6,9 +6,9 @@ import time
 
 from services.files import staging, uploads, validate
 from services.files.context import Context
-from services.files.records import NEVER, ObjectRecord
+from services.files.tables import NEVER, ObjectRecord
 from services.files.shapes import decoder, file_object
-from services.records import page
+from services.kit.tables import page
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.files import (

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from services.files import staging, uploads
 from services.files.context import Context
-from services.files.records import ObjectRecord
-from services.records import Table
+from services.files.tables import ObjectRecord
+from services.kit.tables import Table
 
 log = logging.getLogger("files")
 

@@ -6,7 +6,7 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.bus_service import BusService, Endpoint
+from services.kit.service import BusService, Endpoint
 from services.files import files, uploads
 from services.files.context import Context
 from shared import subjects

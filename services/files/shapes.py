@@ -5,7 +5,7 @@ from typing import Any
 
 import msgspec
 
-from services.files.records import NEVER, ObjectRecord, UploadRecord
+from services.files.tables import NEVER, ObjectRecord, UploadRecord
 from shared import errors
 from shared.protocol.files import FileObject, Upload
 

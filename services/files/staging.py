@@ -26,8 +26,8 @@ import time
 from collections.abc import AsyncIterator
 
 from services.files.context import Context
-from services.files.records import ObjectRecord, UploadRecord
-from services.records import Table, new_id, sequence
+from services.files.tables import ObjectRecord, UploadRecord
+from services.kit.tables import Table, new_id, sequence
 from shared import errors
 from shared.protocol.files import (
     StageAbort,

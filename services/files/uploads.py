@@ -6,8 +6,8 @@ import time
 
 from services.files import objects, staging, validate
 from services.files.context import Context
-from services.files.records import NEVER, ObjectRecord, UploadRecord
-from services.records import new_id
+from services.files.tables import NEVER, ObjectRecord, UploadRecord
+from services.kit.tables import new_id
 from services.files.shapes import decoder, file_object, upload_object
 from shared import errors
 from shared.protocol.bus import Envelope

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from services.bus_service import until_signalled
+from services.kit.service import until_signalled
 from services.files.objects import ObjectStore
 from services.images.registry import images_registry
 from services.images.service import ImagesService

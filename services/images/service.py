@@ -12,14 +12,14 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services import bus_service
-from services.bus_service import BusService, Endpoint
+from services.kit import service as bus_service
+from services.kit.service import BusService, Endpoint
 from services.chat.providers.base import Call
 from services.files.objects import ObjectStore
 from services.images import results
 from services.images.links import Links
 from services.images.settings import ImagesSettings
-from services.outcome import Outcome
+from services.kit.outcome import Outcome
 from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope

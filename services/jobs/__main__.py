@@ -3,11 +3,11 @@ durable work from JetStream until SIGINT/SIGTERM. Any number of replicas share t
 
 import aiohttp
 
-from services.bus_service import until_signalled
+from services.kit.service import until_signalled
 from services.jobs import tasks
 from services.jobs.context import Context
-from services.jobs.files import Files
-from services.jobs.records import Store
+from services.jobs.files_client import Files
+from services.jobs.database import Store
 from services.jobs.service import DOMAINS, JobsService
 from services.jobs.settings import JobsSettings
 from shared import bus, logs, runtime

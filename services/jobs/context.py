@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from services.jobs.files import Files
-from services.jobs.records import Store
+from services.jobs.files_client import Files
+from services.jobs.database import Store
 from services.jobs.settings import JobsSettings
 from shared.bus import Caller
 

@@ -11,8 +11,8 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.bus_service import BusService, Endpoint
-from services.jobs import batches
+from services.kit.service import BusService, Endpoint
+from services.jobs.batches import api as batches
 from services.jobs.fine_tuning import api as fine_tuning
 from services.jobs.context import Context
 from shared import subjects

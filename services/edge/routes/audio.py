@@ -1,13 +1,13 @@
 """POST /v1/audio/speech (the answer is the audio file, streamed as it comes),
 POST /v1/audio/transcriptions and POST /v1/audio/translations (the form's file goes through the
-bus's object store: services/edge/audio_form.py)."""
+bus's object store: services/edge/reading/audio_form.py)."""
 
 import msgspec
 from aiohttp import web
 
-from services.edge import audio_form
+from services.edge.reading import audio_form
 from services.edge.relay import forward
-from services.edge.routes.body import read_json
+from services.edge.reading.body import read_json
 from shared import errors, subjects
 from shared.protocol.audio import SpeechRequest
 

@@ -4,7 +4,7 @@ import msgspec
 from aiohttp import web
 
 from services.edge.relay import forward
-from services.edge.routes.body import convert, read_json
+from services.edge.reading.body import convert, read_json
 from shared import subjects
 from shared.protocol.batches import BatchCreateRequest, BatchListQuery
 

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from services.edge import transfer
 from services.edge.relay import forward
-from services.edge.routes import form
-from services.edge.routes.body import read_json
+from services.edge.reading import form
+from services.edge.reading.body import read_json
 from shared import errors, subjects
 from shared.protocol.files import (
     PartCommit,

@@ -13,11 +13,11 @@ import time
 
 import msgspec
 
-from services import bus_service
+from services.kit import service as bus_service
 from services.jobs.context import Context
 from services.jobs.fine_tuning import checkpoint_permissions, models, runner, upstream
-from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
-from services.records import new_id, sequence
+from services.jobs.fine_tuning.tables import TERMINAL, JobRecord, Tables, checkpoint_object, event_object, job_object
+from services.kit.tables import new_id, sequence
 from shared import errors, modelconfig, subjects
 from shared.protocol.bus import Envelope
 from shared.protocol.fine_tuning import (

@@ -12,7 +12,7 @@ import msgspec
 
 from services.jobs.context import Context
 from services.jobs.fine_tuning import checkpoint_permissions, publish, upstream
-from services.jobs.fine_tuning.records import JobRecord, Tables
+from services.jobs.fine_tuning.tables import JobRecord, Tables
 from shared import errors, modelconfig
 from shared.protocol.bus import Envelope
 from shared.protocol.models import ModelDeleted

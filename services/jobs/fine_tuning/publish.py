@@ -9,8 +9,8 @@ import msgspec
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from services.jobs.context import Context
-from services.jobs.fine_tuning.records import JobRecord
-from shared.fine_tuned import buckets
+from services.jobs.fine_tuning.tables import JobRecord
+from shared.tuned_model_buckets import buckets
 from shared.modelconfig import OpenAIModel
 from shared.protocol.fine_tuning import FineTunedModel, UpstreamTarget
 

@@ -25,9 +25,9 @@ import msgspec
 from services.jobs import tasks
 from services.jobs.context import Context
 from services.jobs.fine_tuning import dataset, publish
-from services.jobs.fine_tuning.records import TERMINAL, CheckpointRecord, JobRecord, Tables
+from services.jobs.fine_tuning.tables import TERMINAL, CheckpointRecord, JobRecord, Tables
 from services.jobs.fine_tuning.train import Event, Spec
-from services.records import sequence
+from services.kit.tables import sequence
 from shared import errors, model_parts, modelconfig
 
 log = logging.getLogger("jobs")

@@ -19,8 +19,8 @@ from services.chat.providers.openai_compat import _unreachable, _upstream_error,
 from services.jobs import tasks
 from services.jobs.context import Context
 from services.jobs.fine_tuning import publish
-from services.jobs.fine_tuning.records import TERMINAL, JobRecord, Tables, job_object
-from services.records import new_id, sequence
+from services.jobs.fine_tuning.tables import TERMINAL, JobRecord, Tables, job_object
+from services.kit.tables import new_id, sequence
 from shared import errors, modelconfig
 from shared.protocol.bus import Envelope
 from shared.protocol.fine_tuning import FineTuningJob, Hyperparameters, JobCreateRequest, ResolvedHyperparameters

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from services.stack import processes
+from devstack import processes
 
 
 def binary() -> str:
@@ -21,7 +21,7 @@ def binary() -> str:
 def start(data_dir: str, *, port: int = -1, config: str | None = None,
           timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
     """Start nats-server storing JetStream data under `data_dir`; return it and its client URL.
-    `config`: a config file for it, e.g. the users and permissions of services/stack/credentials.py
+    `config`: a config file for it, e.g. the users and permissions of devstack/credentials.py
     (the command-line flags win over what it says of ports and storage)."""
     os.makedirs(data_dir, exist_ok=True)
     log_path = os.path.join(data_dir, "nats-server.log")

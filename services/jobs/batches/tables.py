@@ -10,7 +10,7 @@ appear exactly once in the output, however many times its task was delivered.
 
 import msgspec
 
-from services.records import Table
+from services.kit.tables import Table
 from shared.protocol.batches import (
     Batch,
     BatchError,

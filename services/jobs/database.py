@@ -1,5 +1,5 @@
 """The jobs service's records: one MongoDB connection, each domain's tables in its database (see
-services/records.py for what is used of MongoDB)."""
+services/kit/tables.py for what is used of MongoDB)."""
 
 from typing import TypeVar
 
@@ -7,7 +7,7 @@ import msgspec
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.records import Table
+from services.kit.tables import Table
 
 T = TypeVar("T", bound=msgspec.Struct)
 

@@ -1,7 +1,7 @@
-"""The bus's users: one password per role (services/stack/roles.py), and the nats-server config
+"""The bus's users: one password per role (devstack/roles.py), and the nats-server config
 that knows them by bcrypt hash, with each role's subject permissions.
 
-    python -m services.stack.credentials DIR [--readable]
+    python -m devstack.credentials DIR [--readable]
 
 writes (or, where they exist, reuses) in DIR (mode 700):
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import bcrypt
 
-from services.stack import roles
+from devstack import roles
 from shared.buscredentials import read
 
 CONFIG = "nats-auth.conf"
@@ -92,7 +92,7 @@ def ensure(directory: str, *, readable: bool = False) -> BusAuth:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.stack.credentials",
+    parser = argparse.ArgumentParser(prog="python -m devstack.credentials",
                                      description="Write (or reuse) the NATS users of every Vivian role.")
     parser.add_argument("directory", help="where the server config and the role files go (made mode 700)")
     parser.add_argument("--readable", action="store_true",

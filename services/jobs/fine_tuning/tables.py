@@ -5,8 +5,8 @@ import time
 
 import msgspec
 
-from services.jobs.records import Store
-from services.records import Table, new_id, sequence
+from services.jobs.database import Store
+from services.kit.tables import Table, new_id, sequence
 from shared.protocol.fine_tuning import (
     CheckpointMetrics,
     FineTuningJob,

@@ -1,7 +1,7 @@
 """A liveness file for container health checks.
 
 With `VIVIAN_LIVENESS_FILE` set, a service's event loop touches that file every few seconds
-(`keep_fresh`, started by `BusService.start`). `python -m services.liveness` (compose's
+(`keep_fresh`, started by `BusService.start`). `python -m services.kit.liveness` (compose's
 healthcheck) exits 0 while the file is fresher than `VIVIAN_LIVENESS_MAX_AGE` seconds (default 30)
 and 1 otherwise: a service whose event loop is wedged, or that never got as far as serving, fails it.
 """

@@ -8,12 +8,12 @@ import time
 
 import msgspec
 
-from services.bus_service import decode
+from services.kit.service import decode
 from services.jobs import tasks
-from services.jobs.batch_records import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
-from services.jobs.batch_work import KIND, BatchWork, queue
+from services.jobs.batches.tables import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
+from services.jobs.batches.work import KIND, BatchWork, queue
 from services.jobs.context import Context
-from services.records import new_id, page, sequence
+from services.kit.tables import new_id, page, sequence
 from shared import errors, subjects
 from shared.protocol.batches import Batch, BatchCreateRequest, BatchList, BatchListQuery
 from shared.protocol.bus import Envelope

@@ -21,8 +21,8 @@ from nats.micro.service import EndpointStats
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, TracerProvider
 
-from services import liveness
-from services.outcome import Outcome, report
+from services.kit import liveness
+from services.kit.outcome import Outcome, report
 from shared import bus, errors, logs, modelconfig, runtime, subjects, telemetry
 from shared.bus import Heartbeats, Replier, decode_envelope
 from shared.metrics import Metrics

@@ -1,7 +1,7 @@
 """The files the jobs service reads and writes, through the files service like any client: a
 file's bytes are read as a stream from a presigned URL (`vivian.files.content`), and a new file
 (a batch's output, a fine-tune's results) is staged, streamed and committed
-(`vivian.files.stage` … `vivian.files.create`) with `services.presigned`, the edge's own upload
+(`vivian.files.stage` … `vivian.files.create`) with `services.kit.presigned`, the edge's own upload
 path. Nothing is held whole in memory."""
 
 import asyncio
@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from services.presigned import PresignedUpload
+from services.kit.presigned import PresignedUpload
 from shared import errors, subjects
 from shared.bus import Caller, NoResponders
 from shared.protocol.bus import Envelope

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from services.stack import processes
+from devstack import processes
 
 # Every listener `weed mini` opens; each gets a free port of its own.
 _PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",

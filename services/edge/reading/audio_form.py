@@ -15,7 +15,7 @@ from aiohttp.multipart import BodyPartReader
 from nats.js import api as js_api
 
 from services.edge.context import NATS
-from services.edge.routes import form
+from services.edge.reading import form
 from shared import audiostore, errors
 from shared.protocol.audio import AudioObject, TranscriptionRequest
 

@@ -13,7 +13,7 @@ from typing import Literal
 import msgspec
 from pymongo import ASCENDING, AsyncMongoClient
 
-from services.records import Table
+from services.kit.tables import Table
 
 NEVER = 2**62  # `expires_by` of what never expires
 

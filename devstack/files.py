@@ -6,8 +6,8 @@ import os
 import secrets
 import subprocess
 
-from services.stack import mongo, processes, seaweed
-from services.stack.credentials import BusAuth
+from devstack import mongo, processes, seaweed
+from devstack.credentials import BusAuth
 
 ACCESS_KEY = "vivian"
 

@@ -21,10 +21,12 @@ import time
 import msgspec
 from pymongo.errors import DuplicateKeyError
 
-from services.jobs import batch_lines, tasks
-from services.jobs.batch_records import ENDED, RUNNING, BatchRecord, BatchTables, ChunkRecord, LineResult, chunk_id
+from services.jobs import tasks
+
+from services.jobs.batches import lines as batch_lines
+from services.jobs.batches.tables import ENDED, RUNNING, BatchRecord, BatchTables, ChunkRecord, LineResult, chunk_id
 from services.jobs.context import Context
-from services.jobs.files import FileWriter
+from services.jobs.files_client import FileWriter
 from shared import errors
 from shared.protocol.batches import BatchError, BatchTask, ChunkTask
 

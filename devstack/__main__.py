@@ -1,4 +1,4 @@
-"""`python -m services.stack` (what `make up` runs): nats-server, nx-27017, the chat (its stored
+"""`python -m devstack` (what `make up` runs): nats-server, nx-27017, the chat (its stored
 completions in nx-27017), embeddings and audio services, the edge, the files service with its
 stores (SeaweedFS, nx-27017), the images service on the same object store, and the jobs service.
 
@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 from services.edge import keys
-from services.stack import credentials, files, nats, processes, supervisor
+from devstack import credentials, files, nats, processes, supervisor
 from shared import bus
 
 

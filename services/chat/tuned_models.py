@@ -19,7 +19,7 @@ from nats.js.kv import KV_DEL, KV_PURGE
 from services.chat.providers.local_llama import LocalLlama
 from services.chat.providers.openai_compat import OpenAICompat
 from services.chat.registry import Registry
-from shared.fine_tuned import buckets
+from shared.tuned_model_buckets import buckets
 from shared.modelconfig import LocalModel, OpenAIModel
 from shared.protocol.fine_tuning import FineTunedModel
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from services.stack import processes
-from services.stack.seaweed import free_ports
+from devstack import processes
+from devstack.seaweed import free_ports
 
 
 def binary() -> str:
