@@ -23,7 +23,7 @@ from minio import Minio
 from pymongo import MongoClient
 
 from services.files.context import Context
-from services.files.objects import ObjectStore
+from services.kit.objects import ObjectStore
 from services.files.tables import Records
 from services.files.settings import FilesSettings
 from devstack import mongo, processes, seaweed

@@ -14,7 +14,7 @@ import msgspec
 import openai
 import pytest
 
-from services.chat.stored import assemble
+from services.chat.stored_completions import assemble
 from shared.protocol.chat import (
     ChatCompletionChunk,
     ChoiceDelta,

@@ -5,7 +5,7 @@ import os
 import msgspec
 import pytest
 
-from services.kit.service import ModelServiceSettings
+from services.kit.main import ModelServiceSettings
 from services.edge.settings import EdgeSettings
 from shared import errors, modelconfig
 from shared.protocol.chat import ChatCompletionRequest

@@ -5,7 +5,7 @@ from services.audio.providers.local_speech import LocalSpeech
 from services.audio.providers.local_whisper import LocalWhisper
 from services.audio.providers.openai_audio import OpenAIAudio
 from services.audio.service import AudioService
-from services.kit.service import run_model_service
+from services.kit import main
 from shared.modelconfig import LocalSpeechModel, LocalTranscriptionModel, ModelEntry, OpenAIModel
 from shared.registry import Registry
 
@@ -24,8 +24,7 @@ def make_provider(entry: ModelEntry) -> LocalSpeech | LocalWhisper | OpenAIAudio
 
 
 if __name__ == "__main__":
-    run_model_service(
-        "audio",
-        make_registry=lambda config, tracing: Registry(config, apis=APIS, make_provider=make_provider),
-        make_service=lambda nc, registry, tracing, settings: AudioService(
-            nc, registry, heartbeat_interval=settings.heartbeat_interval, tracer_provider=tracing))
+    main.run("audio", main.ModelServiceSettings, main.model_parts(
+        lambda config, tracing: Registry(config, apis=APIS, make_provider=make_provider),
+        lambda nc, registry, tracing, settings: AudioService(
+            nc, registry, heartbeat_interval=settings.heartbeat_interval, tracer_provider=tracing)))

@@ -2,9 +2,7 @@
 `/v1/audio/transcriptions` and `/v1/audio/translations` (JSON or text, or SSE events when
 streamed), whose audio file waits in the bus's object store (see `shared/audiostore.py`)."""
 
-import asyncio
 import logging
-import threading
 
 import msgspec
 from nats.aio.client import Client
@@ -36,31 +34,20 @@ class AudioService(BusService):
         super().__init__(nc, name=subjects.SERVICES["audio"], description="speech, transcriptions and translations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._registry = registry
-        self._running: dict[str, tuple[threading.Event, asyncio.Task]] = {}
-        self._client_gone: set[str] = set()
         self._store = None
 
     def endpoints(self) -> list[Endpoint]:
         return [
             Endpoint("audio_speech", subjects.AUDIO_SPEECH, "/v1/audio/speech", self._speech),
             Endpoint("audio_transcriptions", subjects.AUDIO_TRANSCRIPTIONS, "/v1/audio/transcriptions",
-                     self._transcriptions),
-            Endpoint("audio_translations", subjects.AUDIO_TRANSLATIONS, "/v1/audio/translations", self._translations),
+                     self._transcriptions, cancellable=True),
+            Endpoint("audio_translations", subjects.AUDIO_TRANSLATIONS, "/v1/audio/translations", self._translations,
+                     cancellable=True),
         ]
-
-    cancellable = True
 
     async def start(self) -> None:
         self._store = await audiostore.bucket(self.nc.jetstream())
         await super().start()
-
-    def cancel(self, request_id: str) -> None:
-        running = self._running.get(request_id)
-        if running is not None:
-            cancelled, task = running
-            self._client_gone.add(request_id)
-            cancelled.set()
-            task.cancel()
 
     def _provider(self, model: str, route: str):
         entry = self._registry.entry(model)
@@ -100,31 +87,20 @@ class AudioService(BusService):
             audio = await self._fetch(request.file.name)
         finally:
             await self._forget(request.file.name)
-        cancelled = threading.Event()
-        self._running[envelope.request_id] = (cancelled, asyncio.current_task())
-        try:
-            if outcome.stream:
-                async for event in provider.stream(request, audio, task=task, cancelled=cancelled,
-                                                   request_id=envelope.request_id):
-                    await replier.data(event)
-                    outcome.chunks += 1
+        if outcome.stream:
+            async for event in provider.stream(request, audio, task=task, cancelled=outcome.stop,
+                                               request_id=envelope.request_id):
+                await replier.data(event)
+                outcome.chunks += 1
+            await replier.done()
+        else:
+            content_type, body = await provider.transcribe(request, audio, task=task, cancelled=outcome.stop,
+                                                           request_id=envelope.request_id)
+            if content_type.startswith("application/json"):
+                await replier.data(body)
+            else:  # text, srt, vtt: the body as it is, with its content type
+                await replier.blob(body, content_type=content_type)
                 await replier.done()
-            else:
-                content_type, body = await provider.transcribe(request, audio, task=task, cancelled=cancelled,
-                                                               request_id=envelope.request_id)
-                if content_type.startswith("application/json"):
-                    await replier.data(body)
-                else:  # text, srt, vtt: the body as it is, with its content type
-                    await replier.blob(body, content_type=content_type)
-                    await replier.done()
-        except asyncio.CancelledError:
-            if envelope.request_id not in self._client_gone:
-                raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
-        finally:
-            cancelled.set()
-            del self._running[envelope.request_id]
-            self._client_gone.discard(envelope.request_id)
 
     async def _fetch(self, name: str) -> bytes:
         try:

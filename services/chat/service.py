@@ -9,21 +9,20 @@ from opentelemetry.trace import TracerProvider
 
 from services.kit import service as bus_service
 from services.kit.service import BusService, Endpoint
-from services.chat import validation
+from services.chat import models, validation
 from services.chat.tuned_models import FineTunedModels
 from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
 from services.chat.registry import Registry
-from services.chat.stored import CompletionStore
+from services.chat.stored_completions import CompletionStore
 from services.kit.outcome import Outcome, chunk_usage, usage_in
-from shared import errors, subjects
+from shared import subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope
 from shared.protocol.chat import ChatCompletionRequest
 from shared.protocol.completions import CompletionRequest
 
 log = logging.getLogger("chat")
-_encode = msgspec.json.Encoder().encode
 _decoders = {
     "chat/completions": msgspec.json.Decoder(ChatCompletionRequest),
     "completions": msgspec.json.Decoder(CompletionRequest),
@@ -36,17 +35,17 @@ class ChatService(BusService):
         super().__init__(nc, name=subjects.SERVICES["chat"], description="chat completions, completions and models",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._registry = registry
-        self._running: dict[str, tuple[Call, asyncio.Task]] = {}
-        self._client_gone: set[str] = set()  # request ids whose client disconnected
         self._fine_tuned: FineTunedModels | None = None
         self._store = store or CompletionStore("", page_budget=0)  # completions kept with `store: true`
 
     def endpoints(self) -> list[Endpoint]:
         return [
-            Endpoint("chat_completions", subjects.CHAT_COMPLETIONS, "/v1/chat/completions", self._chat_completions),
-            Endpoint("completions", subjects.COMPLETIONS, "/v1/completions", self._completions),
-            Endpoint("models_list", subjects.MODELS_LIST, "/v1/models", self._models_list),
-            Endpoint("models_retrieve", subjects.MODELS_RETRIEVE, "/v1/models/{model}", self._models_retrieve),
+            Endpoint("chat_completions", subjects.CHAT_COMPLETIONS, "/v1/chat/completions", self._chat_completions,
+                     cancellable=True),
+            Endpoint("completions", subjects.COMPLETIONS, "/v1/completions", self._completions, cancellable=True),
+            Endpoint("models_list", subjects.MODELS_LIST, "/v1/models", self.answering(models.list_models, self._registry)),
+            Endpoint("models_retrieve", subjects.MODELS_RETRIEVE, "/v1/models/{model}",
+                     self.answering(models.retrieve, self._registry)),
             # stored completions
             Endpoint("chat_completions_list", subjects.CHAT_COMPLETIONS_LIST, "/v1/chat/completions",
                      self.answering(CompletionStore.list_completions, self._store)),
@@ -61,8 +60,6 @@ class ChatService(BusService):
                      self.answering(CompletionStore.messages, self._store)),
         ]
 
-    cancellable = True
-
     async def start(self) -> None:
         self._fine_tuned = FineTunedModels(self._registry, self.nc.jetstream())
         await self._fine_tuned.start()
@@ -75,14 +72,6 @@ class ChatService(BusService):
             await self._fine_tuned.stop()
         await self._store.close()
 
-    def cancel(self, request_id: str) -> None:
-        running = self._running.get(request_id)
-        if running is not None:
-            call, task = running
-            self._client_gone.add(call.request_id)
-            call.cancelled.set()
-            task.cancel()
-
     # ------------------------------------------------------------------ endpoints
 
     async def _chat_completions(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
@@ -90,14 +79,6 @@ class ChatService(BusService):
 
     async def _completions(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         await self._generate("completions", envelope, replier, outcome)
-
-    async def _models_list(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        await replier.data(_encode(self._registry.visible(envelope.project)))
-
-    async def _models_retrieve(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        outcome.model = msgspec.json.decode(envelope.body, type=str)
-        self._registry.check_access(outcome.model, envelope.project)
-        await replier.data(_encode(self._registry.model(outcome.model, envelope.project)))
 
     def _keep(self, envelope: Envelope, request: ChatCompletionRequest, **answer) -> None:
         self._store.keep(project=envelope.project, model=request.model, messages=request.messages,
@@ -110,36 +91,27 @@ class ChatService(BusService):
         validation.logit_bias(request.logit_bias)  # a local model checks its vocabulary too
         provider = self._registry.provider(request.model, project=envelope.project)
         call = Call(endpoint=endpoint, request=request, raw=bytes(envelope.body), model=request.model,
-                    request_id=envelope.request_id)
+                    request_id=envelope.request_id, cancelled=outcome.stop)
         log.debug("request_id=%s %s model=%s stream=%s", call.request_id, endpoint, call.model, outcome.stream)
         loop = asyncio.get_running_loop()
-        self._running[call.request_id] = (call, asyncio.current_task())
         # `store: true` on chat completions: kept once answered, without delaying the answer.
         store = endpoint == "chat/completions" and bool(request.store) and self._store.enabled
         chunks: list[bytes] | None = [] if store and request.stream else None
-        try:
-            if request.stream:
-                async for chunk in provider.stream(call):
-                    if outcome.chunks == 0:
-                        outcome.first_chunk = loop.time() - outcome.started
-                    outcome.usage = chunk_usage(chunk) or outcome.usage
-                    await replier.data(chunk)
-                    outcome.chunks += 1
-                    if chunks is not None:
-                        chunks.append(chunk)
-                await replier.done(usage=outcome.usage)
-                if store:
-                    self._keep(envelope, request, chunks=chunks)
-            else:
-                answer = await provider.create(call)
-                outcome.usage = usage_in(answer)
-                await replier.data(answer, usage=outcome.usage)
-                if store:
-                    self._keep(envelope, request, answer=answer)
-        except asyncio.CancelledError:
-            if call.request_id not in self._client_gone:
-                raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
-        finally:
-            del self._running[call.request_id]
-            self._client_gone.discard(call.request_id)
+        if request.stream:
+            async for chunk in provider.stream(call):
+                if outcome.chunks == 0:
+                    outcome.first_chunk = loop.time() - outcome.started
+                outcome.usage = chunk_usage(chunk) or outcome.usage
+                await replier.data(chunk)
+                outcome.chunks += 1
+                if chunks is not None:
+                    chunks.append(chunk)
+            await replier.done(usage=outcome.usage)
+            if store:
+                self._keep(envelope, request, chunks=chunks)
+        else:
+            answer = await provider.create(call)
+            outcome.usage = usage_in(answer)
+            await replier.data(answer, usage=outcome.usage)
+            if store:
+                self._keep(envelope, request, answer=answer)

@@ -1,7 +1,7 @@
-"""The chat service's settings: a model service's (services/kit/service.py), and where stored
+"""The chat service's settings: a model service's (services/kit/main.py), and where stored
 completions live."""
 
-from services.kit.service import ModelServiceSettings
+from services.kit.main import ModelServiceSettings
 
 
 class ChatSettings(ModelServiceSettings, kw_only=True):

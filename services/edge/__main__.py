@@ -1,7 +1,6 @@
 """`python -m services.edge`: serve the OpenAI API over HTTP until SIGINT/SIGTERM."""
 
 import asyncio
-import logging
 
 from aiohttp import web
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.edge.context import CALLER, METRICS, MODEL, NATS, PROJECT, REQUEST_ID, SETTINGS, SPAN, STARTED, STATUS
 from services.edge.middleware import route_of
+from services.edge.reading.body import convert
 from shared import errors, subjects, telemetry
 from shared.bus import BUS_DOWN, BusUnavailable, NoResponders
 from shared.protocol.bus import Blob, Data, Done, Envelope, Failure, TokenCounts
@@ -22,6 +23,25 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 
 def _domain(subject: str) -> str:
     return subject.split(".")[1]
+
+
+def by_id(subject: str, param: str):
+    """A route whose whole request is one path parameter (retrieve, delete, cancel, …): forwarded to
+    `subject` as a JSON string."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await forward(request, subject, _encode(request.match_info[param]))
+
+    return handler
+
+
+def by_query(subject: str, query_type: type):
+    """A list route: its query string, as `query_type`, forwarded to `subject`."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await forward(request, subject, _encode(convert(dict(request.query), query_type)))
+
+    return handler
 
 
 async def forward(request: web.Request, subject: str, body: bytes, *, stream: bool = False,

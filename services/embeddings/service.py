@@ -1,6 +1,5 @@
 """The embeddings service on the bus: `/v1/embeddings` and `/v1/moderations`."""
 
-import asyncio
 import functools
 from collections.abc import Callable
 
@@ -15,7 +14,7 @@ from services.embeddings import embeddings, moderations
 from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 from services.embeddings.providers.toxic_bilstm import ToxicBiLSTM
 from services.kit.outcome import Outcome, usage_in
-from shared import errors, subjects
+from shared import subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope
 from shared.protocol.embeddings import EmbeddingRequest
@@ -32,21 +31,11 @@ class EmbeddingsService(BusService):
         super().__init__(nc, name=subjects.SERVICES["embeddings"], description="embeddings and moderations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._registry = registry
-        self._running: dict[str, asyncio.Task] = {}  # by request id
-        self._client_gone: set[str] = set()  # request ids whose client disconnected
-
-    cancellable = True
-
-    def cancel(self, request_id: str) -> None:
-        """The edge's client went away: stop its request; its inputs still queued are dropped."""
-        task = self._running.get(request_id)
-        if task is not None:
-            self._client_gone.add(request_id)
-            task.cancel()
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint("embeddings", subjects.EMBEDDINGS, "/v1/embeddings", self._embeddings),
-                Endpoint("moderations", subjects.MODERATIONS, "/v1/moderations", self._moderations)]
+        # A cancelled request's inputs still queued in the batcher are dropped.
+        return [Endpoint("embeddings", subjects.EMBEDDINGS, "/v1/embeddings", self._embeddings, cancellable=True),
+                Endpoint("moderations", subjects.MODERATIONS, "/v1/moderations", self._moderations, cancellable=True)]
 
     async def _embeddings(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         await self._answer(envelope, replier, outcome, _decode_embedding, "embeddings", OnnxEmbedding,
@@ -67,17 +56,7 @@ class EmbeddingsService(BusService):
             work = create_locally(request, provider, request.model)
         else:
             work = provider.create(_call(endpoint, envelope, request.model))
-        self._running[envelope.request_id] = asyncio.current_task()
-        try:
-            answer = await work
-        except asyncio.CancelledError:
-            if envelope.request_id not in self._client_gone:
-                raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
-            return
-        finally:
-            self._running.pop(envelope.request_id, None)
-            self._client_gone.discard(envelope.request_id)
+        answer = await work
         outcome.usage = usage_in(answer)
         await replier.data(answer, usage=outcome.usage)
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from services.files.objects import ObjectStore
+from services.kit.objects import ObjectStore
 from services.files.tables import Records
 from services.files.settings import FilesSettings
 

@@ -4,7 +4,6 @@ Every replica sweeps; each record is claimed with `find_one_and_update` before i
 two sweeps never work on the same one. Objects go before their records (see `staging.remove`).
 """
 
-import asyncio
 import datetime
 import logging
 import time
@@ -30,6 +29,9 @@ class Swept:
     uploads_expired: int = 0
     completions_recovered: int = 0
     multiparts_aborted: int = 0
+
+    def __bool__(self) -> bool:  # something was swept
+        return self != Swept()
 
 
 async def sweep(ctx: Context, *, now: int | None = None) -> Swept:
@@ -74,15 +76,3 @@ async def _recover_completions(ctx: Context, *, now: int, swept: Swept) -> None:
         else:
             await ctx.records.uploads.update({"_id": upload.id}, {"status": "pending", "file_id": "", "claimed_at": 0})
         swept.completions_recovered += 1
-
-
-async def run(ctx: Context, interval: float) -> None:
-    """Sweep every `interval` seconds until cancelled; a failed sweep is logged and retried."""
-    while True:
-        try:
-            swept = await sweep(ctx)
-            if swept != Swept():
-                log.info("sweep: %s", swept)
-        except Exception:
-            log.exception("sweep failed; retrying in %.0fs", interval)
-        await asyncio.sleep(interval)

@@ -1,22 +1,15 @@
-"""The files service on the bus: one micro-service endpoint per call, one task per request."""
+"""The files service on the bus: `/v1/files` and `/v1/uploads`, one task per request."""
 
-from collections.abc import Awaitable, Callable
-
-import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.kit.service import BusService, Endpoint
 from services.files import files, uploads
 from services.files.context import Context
+from services.kit.service import BusService, Endpoint, Route
 from shared import subjects
-from shared.protocol.bus import Envelope
-
-
-FilesHandler = Callable[[Context, Envelope], Awaitable[msgspec.Struct]]
 
 # name, subject, the API path it serves (the metrics' `route`), handler
-ROUTES: tuple[tuple[str, str, str, FilesHandler], ...] = (
+ROUTES: tuple[Route, ...] = (
     ("files_create", subjects.FILES_CREATE, "/v1/files", files.create),
     ("files_list", subjects.FILES_LIST, "/v1/files", files.list_files),
     ("files_retrieve", subjects.FILES_RETRIEVE, "/v1/files/{file_id}", files.retrieve),
@@ -40,5 +33,4 @@ class FilesService(BusService):
         self._ctx = ctx
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint(name, subject, route, self.answering(handler, self._ctx))
-                for name, subject, route, handler in ROUTES]
+        return self.answering_all(ROUTES, self._ctx)

@@ -1,13 +1,11 @@
-import msgspec
+from services.kit.main import ServiceSettings
 
 MiB = 1024 * 1024
 
 
-class FilesSettings(msgspec.Struct, kw_only=True):
+class FilesSettings(ServiceSettings, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Settings" and "Files")."""
 
-    nats_url: str = "nats://127.0.0.1:4222"
-    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     mongo_url: str = "mongodb://127.0.0.1:27017/vivian"  # the path names the database
     s3_endpoint: str = "http://127.0.0.1:8333"  # the edge must reach this address too (presigned URLs)
     s3_access_key: str = ""
@@ -19,6 +17,3 @@ class FilesSettings(msgspec.Struct, kw_only=True):
     # Bytes staged but never committed (a client or an edge that went away) are reclaimed after this.
     staging_timeout: float = 2 * 3600.0
     sweep_interval: float = 60.0  # seconds between sweeps for expired files, uploads and stale stages
-    heartbeat_interval: float = 1.0
-    drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
-    log_level: str = "info"

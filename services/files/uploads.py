@@ -4,7 +4,8 @@ cancel. Parts are staged like files (see `staging.py`); completing joins them in
 import logging
 import time
 
-from services.files import objects, staging, validate
+from services.files import staging, validate
+from services.kit import objects
 from services.files.context import Context
 from services.files.tables import NEVER, ObjectRecord, UploadRecord
 from services.kit.tables import new_id

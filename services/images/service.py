@@ -15,7 +15,7 @@ from opentelemetry.trace import TracerProvider
 from services.kit import service as bus_service
 from services.kit.service import BusService, Endpoint
 from services.chat.providers.base import Call
-from services.files.objects import ObjectStore
+from services.kit.objects import ObjectStore
 from services.images import results
 from services.images.links import Links
 from services.images.settings import ImagesSettings

@@ -1,14 +1,11 @@
-import msgspec
+from services.kit.main import ModelServiceSettings
 
 MiB = 1024 * 1024
 
 
-class ImagesSettings(msgspec.Struct, kw_only=True):
+class ImagesSettings(ModelServiceSettings, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Images")."""
 
-    nats_url: str = "nats://127.0.0.1:4222"
-    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
-    models: str = ""  # the model config file; config/models.toml when empty
     # The object store where generated images (for `url` answers) and edit inputs are kept: the
     # same settings, and by default the same bucket, as the files service's.
     s3_endpoint: str = "http://127.0.0.1:8333"
@@ -21,6 +18,3 @@ class ImagesSettings(msgspec.Struct, kw_only=True):
     image_signing_key: str = ""
     max_image_bytes: int = 50 * MiB  # one input image of an edit or variation, as OpenAI's GPT image models
     sweep_interval: float = 300.0  # seconds between removals of expired images and forgotten inputs
-    heartbeat_interval: float = 1.0
-    drain_timeout: float = 20.0
-    log_level: str = "info"

@@ -4,24 +4,16 @@ Each domain (`batches`, and `fine_tuning` beside it) is a module with `ROUTES` (
 `start(ctx)` (its indexes, JetStream workers and sweeps); `DOMAINS` lists them.
 """
 
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.kit.service import BusService, Endpoint
+from services.kit.service import BusService, Endpoint, Route
 from services.jobs.batches import api as batches
 from services.jobs.fine_tuning import api as fine_tuning
 from services.jobs.context import Context
 from shared import subjects
-from shared.protocol.bus import Envelope
-
-
-JobsHandler = Callable[[Context, Envelope], Awaitable[msgspec.Struct]]
-# name, subject, the API path it serves (the metrics' `route`), handler
-Route = tuple[str, str, str, JobsHandler]
 
 
 class Running(Protocol):
@@ -47,5 +39,4 @@ class JobsService(BusService):
         self._ctx = ctx
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint(name, subject, route, self.answering(handler, self._ctx))
-                for domain in DOMAINS for name, subject, route, handler in domain.ROUTES]
+        return self.answering_all((route for domain in DOMAINS for route in domain.ROUTES), self._ctx)

@@ -1,15 +1,10 @@
-import msgspec
+from services.kit.main import ServiceSettings
 
 
-class JobsSettings(msgspec.Struct, kw_only=True):
+class JobsSettings(ServiceSettings, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Settings" and "Batch API")."""
 
-    nats_url: str = "nats://127.0.0.1:4222"
-    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     mongo_url: str = "mongodb://127.0.0.1:27017/vivian"  # the path names the database
-    heartbeat_interval: float = 1.0
-    drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
-    log_level: str = "info"
     # Calls this service makes to the others (the files service, a batch line to a model service).
     call_timeout: float = 600.0  # the most one call may take
     call_idle_timeout: float = 60.0  # silence (not even a heartbeat) that fails a call

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 
 import msgspec
@@ -52,6 +53,10 @@ class Outcome:
     chunks: int = 0
     usage: TokenCounts | None = None
     first_chunk: float | None = None  # seconds from `started` to the first chunk sent
+    # On a cancellable endpoint: set once the request's work should stop (its client went away, or
+    # its handler ended), for work running in a thread to poll; `client_gone` says which.
+    stop: threading.Event | None = None
+    client_gone: bool = False
 
     def failed(self, status: int, error: str, *, result: str = "error") -> None:
         self.status, self.error, self.result = status, error, result

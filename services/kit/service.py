@@ -3,13 +3,16 @@ task of its own, answer in bus frames, and report each request once (log line, m
 
 A service subclasses `BusService` and lists its `Endpoint`s; a handler gets the request's envelope,
 a `Replier` for its answer and an `Outcome` to fill in, and raises `ApiError` for what goes wrong.
+An endpoint marked `cancellable` stops its request when the client goes away (the edge publishes the
+request id on `vivian.cancel`, heard by every replica): the handler's task is cancelled and
+`outcome.stop` is set, for work running in a thread to poll.
 """
 
 import asyncio
 import logging
-import signal
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,16 +26,19 @@ from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from services.kit import liveness
 from services.kit.outcome import Outcome, report
-from shared import bus, errors, logs, modelconfig, runtime, subjects, telemetry
+from shared import bus, errors, subjects, telemetry
 from shared.bus import Heartbeats, Replier, decode_envelope
 from shared.metrics import Metrics
 from shared.protocol.bus import Envelope
-from shared.settings import from_env
 
 log = logging.getLogger("service")
 _encode = msgspec.json.Encoder().encode
 
 Handler = Callable[[Envelope, Replier, Outcome], Awaitable[None]]
+# A call answered with one struct (files, jobs): `handler(ctx, envelope)` (see `BusService.answering`).
+StructHandler = Callable[[Any, Envelope], Awaitable[msgspec.Struct]]
+# name, subject, the API path it serves (the metrics' `route`), handler
+Route = tuple[str, str, str, StructHandler]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +47,15 @@ class Endpoint:
     subject: str
     route: str  # the API path: the `route` label of the metrics, the same as the edge's
     handler: Handler
+    cancellable: bool = False  # a client that goes away stops the request (see the module's doc)
 
 
 class BusService:
-    # A service that can stop a running request when its client goes away (the edge publishes the
-    # request id on `vivian.cancel`, heard by every replica) sets this and implements `cancel`.
-    cancellable = False
-
     def __init__(self, nc: Client, *, name: str, description: str, heartbeat_interval: float,
                  tracer_provider: TracerProvider | None = None) -> None:
         self.nc = nc
         self.heartbeats = Heartbeats(heartbeat_interval)
-        self._name, self._description = name, description
+        self._name, self.description = name, description
         self._tracer = telemetry.tracer(tracer_provider, f"vivian.{name.removeprefix('vivian-')}")
         self._tasks: set[asyncio.Task] = set()
         self._metrics: dict[str, Metrics] = {}  # by endpoint name
@@ -61,22 +64,30 @@ class BusService:
         self._frame_limit = bus.frame_limit(nc)
         self._liveness: asyncio.Task | None = None
         self._cancel_sub = None
+        self._cancellable: dict[str, tuple[asyncio.Task, Outcome]] = {}  # running, by request id
 
     def endpoints(self) -> list[Endpoint]:
         raise NotImplementedError
 
     def cancel(self, request_id: str) -> None:
-        """Stop the request `request_id` if this replica runs it (for `cancellable` services)."""
+        """The client of `request_id` went away: stop its request, if this replica runs it."""
+        running = self._cancellable.get(request_id)
+        if running is not None:
+            task, outcome = running
+            outcome.client_gone = True
+            outcome.stop.set()
+            task.cancel()
 
     async def _on_cancel(self, msg: Msg) -> None:
         self.cancel(msg.data.decode())
 
     async def start(self) -> None:
-        if self.cancellable:
+        endpoints = self.endpoints()
+        if any(endpoint.cancellable for endpoint in endpoints):
             self._cancel_sub = await self.nc.subscribe(subjects.CANCEL, cb=self._on_cancel)
-        self._service = await add_service(self.nc, name=self._name, version="0.1.0", description=self._description,
+        self._service = await add_service(self.nc, name=self._name, version="0.1.0", description=self.description,
                                           queue_group=subjects.QUEUE_GROUP, stats_handler=self._stats)
-        for endpoint in self.endpoints():
+        for endpoint in endpoints:
             self._metrics[endpoint.name] = Metrics()
             await self._service.add_endpoint(name=endpoint.name, subject=endpoint.subject,
                                              handler=self._spawner(endpoint))
@@ -151,13 +162,19 @@ class BusService:
                 await self._discard_body(envelope)
                 return
             envelope = await bus.take_body(self.nc, envelope)
+            if endpoint.cancellable:
+                outcome.stop = threading.Event()
+                self._cancellable[envelope.request_id] = (asyncio.current_task(), outcome)
             await endpoint.handler(envelope, replier, outcome)
         except errors.ApiError as err:
             outcome.failed(err.status, err.code or err.type)
             self._last_error[endpoint.name] = f"{err.status} {err.message}"
             await _try(replier.failure(err))
         except asyncio.CancelledError:
-            if outcome.result != "cancelled":  # the service is stopping (a client's cancel is handled below it)
+            if outcome.client_gone:  # nobody to tell
+                outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
+                return
+            if outcome.result != "cancelled":  # the service is stopping
                 outcome.failed(503, "service_unavailable", result="cancelled")
                 await _try(replier.failure(errors.ApiError(
                     503, f"The {self._name.removeprefix('vivian-')} service stopped while answering; retry.",
@@ -175,6 +192,9 @@ class BusService:
             await _try(replier.failure(errors.server_error()))
         finally:
             self.heartbeats.forget(replier)
+            if outcome.stop is not None:  # work still running in a thread for this request ends too
+                outcome.stop.set()
+                self._cancellable.pop(outcome.request_id, None)
             # The last frame is only queued for nats-py's flusher task, which writes it in the next
             # event-loop step: reported after that, the log line and the metrics do not delay it.
             if outcome.result != "expired":
@@ -187,16 +207,19 @@ class BusService:
             except Exception:  # the bucket's TTL removes it
                 log.debug("could not remove body %s", envelope.body_ref, exc_info=True)
 
-    def answering(self, handler: Callable[[Any, Envelope], Awaitable[msgspec.Struct]], ctx: Any) -> Handler:
-        """A handler for a service whose calls each answer one struct (files, jobs): `handler(ctx,
-        envelope)`, its answer sent as one `Data` frame (heartbeats go on while it works, as for every
-        handler: see `_guarded`)."""
+    def answering(self, handler: StructHandler, ctx: Any) -> Handler:
+        """A handler for a call that answers one struct: `handler(ctx, envelope)`, its answer sent as
+        one `Data` frame (heartbeats go on while it works, as for every handler: see `_guarded`)."""
 
         async def run(envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
             answer = await handler(ctx, envelope)
             await replier.data(_encode(answer))
 
         return run
+
+    def answering_all(self, routes: Iterable[Route], ctx: Any) -> list[Endpoint]:
+        """An endpoint for each of `routes`, answered with `answering`."""
+        return [Endpoint(name, subject, route, self.answering(handler, ctx)) for name, subject, route, handler in routes]
 
     def _stats(self, stats: EndpointStats) -> dict:
         """micro times the handler, which only starts a task: report what the tasks measured, and
@@ -208,57 +231,6 @@ class BusService:
         stats.processing_time = int(seconds * 1e9)
         stats.average_processing_time = int(seconds * 1e9 / count) if count else 0
         return msgspec.to_builtins(metrics.snapshot())
-
-
-class ModelServiceSettings(msgspec.Struct, kw_only=True):
-    """A model service's settings (chat, embeddings, audio), read from `VIVIAN_<FIELD>` environment
-    variables (see README, "Settings")."""
-
-    nats_url: str = "nats://127.0.0.1:4222"
-    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
-    models: str = ""  # path of the model config file; config/models.toml when empty
-    heartbeat_interval: float = 1.0  # seconds of silence before a call gets a heartbeat frame
-    drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
-    log_level: str = "info"
-
-
-def run_model_service(name: str, *, make_registry: Callable, make_service: Callable,
-                      settings_type: type[ModelServiceSettings] = ModelServiceSettings) -> None:
-    """`python -m services.<name>` for a model service: settings from the environment, load the
-    model config and the providers, join the bus, serve until SIGINT/SIGTERM, then drain.
-    `make_registry(config, tracer_provider)` and `make_service(nc, registry, tracer_provider,
-    settings)` build the parts; `settings_type` may add settings of the service's own."""
-    import uvloop
-
-    uvloop.run(_serve_models(name, from_env(settings_type), make_registry, make_service))
-
-
-async def _serve_models(name: str, settings: ModelServiceSettings, make_registry: Callable,
-                        make_service: Callable) -> None:
-    log = logs.setup(name, settings.log_level)
-    tracing = telemetry.provider_from_env(f"vivian-{name}")
-    registry = make_registry(modelconfig.load(settings.models or None), tracing)
-    await registry.start()
-    nc = await bus.connect(settings.nats_url, name=f"vivian-{name}", credentials=settings.nats_credentials)
-    service = make_service(nc, registry, tracing, settings)
-    await service.start()
-    runtime.settle()
-    log.info("serving %d model ids on %s", len(registry.models.data), settings.nats_url)
-    await until_signalled()
-    log.info("stopping")
-    await service.stop(drain_timeout=settings.drain_timeout)
-    await bus.close(nc)
-    await registry.close()
-    telemetry.shutdown(tracing)
-
-
-async def until_signalled() -> None:
-    """Return on SIGINT or SIGTERM: how every service's `__main__` waits before it drains."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
 
 async def _try(send: Awaitable[None]) -> None:

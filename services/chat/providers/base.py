@@ -26,6 +26,7 @@ class Call:
     form: Callable[[str], Any] | None = None
     model: str  # the public id the client asked for, echoed in answers
     request_id: str
+    # Set when the client went away or the request ended: generation running in a thread stops.
     cancelled: threading.Event = field(default_factory=threading.Event)
 
 

@@ -3,13 +3,12 @@
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import forward
-from services.edge.reading.body import convert, read_json
+from services.edge.relay import by_id, by_query, forward
+from services.edge.reading.body import read_json
 from shared import subjects
 from shared.protocol.batches import BatchCreateRequest, BatchListQuery
 
 _decoder = msgspec.json.Decoder(BatchCreateRequest)
-_encode = msgspec.json.Encoder().encode
 routes = web.RouteTableDef()
 
 
@@ -19,17 +18,6 @@ async def create(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.BATCHES_CREATE, body)
 
 
-@routes.get("/v1/batches")
-async def list_batches(request: web.Request) -> web.StreamResponse:
-    query = convert(dict(request.query), BatchListQuery)
-    return await forward(request, subjects.BATCHES_LIST, _encode(query))
-
-
-@routes.get("/v1/batches/{batch_id}")
-async def retrieve(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.BATCHES_RETRIEVE, _encode(request.match_info["batch_id"]))
-
-
-@routes.post("/v1/batches/{batch_id}/cancel")
-async def cancel(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.BATCHES_CANCEL, _encode(request.match_info["batch_id"]))
+routes.get("/v1/batches")(by_query(subjects.BATCHES_LIST, BatchListQuery))
+routes.get("/v1/batches/{batch_id}")(by_id(subjects.BATCHES_RETRIEVE, "batch_id"))
+routes.post("/v1/batches/{batch_id}/cancel")(by_id(subjects.BATCHES_CANCEL, "batch_id"))

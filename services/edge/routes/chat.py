@@ -4,7 +4,7 @@ GET, POST and DELETE /v1/chat/completions/{completion_id}, GET /v1/chat/completi
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import forward
+from services.edge.relay import by_id, forward
 from services.edge.reading.body import convert, read_json
 from shared import subjects
 from shared.protocol.chat import ChatCompletionRequest
@@ -39,9 +39,7 @@ async def list_completions(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.CHAT_COMPLETIONS_LIST, _encode(query))
 
 
-@routes.get("/v1/chat/completions/{completion_id}")
-async def retrieve(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.CHAT_COMPLETIONS_RETRIEVE, _encode(request.match_info["completion_id"]))
+routes.get("/v1/chat/completions/{completion_id}")(by_id(subjects.CHAT_COMPLETIONS_RETRIEVE, "completion_id"))
 
 
 @routes.post("/v1/chat/completions/{completion_id}")
@@ -51,9 +49,7 @@ async def update(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.CHAT_COMPLETIONS_UPDATE, _encode(change))
 
 
-@routes.delete("/v1/chat/completions/{completion_id}")
-async def delete(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.CHAT_COMPLETIONS_DELETE, _encode(request.match_info["completion_id"]))
+routes.delete("/v1/chat/completions/{completion_id}")(by_id(subjects.CHAT_COMPLETIONS_DELETE, "completion_id"))
 
 
 @routes.get("/v1/chat/completions/{completion_id}/messages")

@@ -8,9 +8,8 @@ import msgspec
 from aiohttp import web
 
 from services.edge import transfer
-from services.edge.relay import forward
+from services.edge.relay import by_id, by_query, forward
 from services.edge.reading import form
-from services.edge.reading.body import convert
 from shared import errors, subjects
 from shared.protocol.files import (
     Download,
@@ -76,20 +75,9 @@ def _expires_after(fields: dict[str, str]) -> ExpiresAfter | None:
                                      code="invalid_value") from None
 
 
-@routes.get("/v1/files")
-async def list_files(request: web.Request) -> web.StreamResponse:
-    query = convert(dict(request.query), FileListQuery)
-    return await forward(request, subjects.FILES_LIST, _encode(query))
-
-
-@routes.get("/v1/files/{file_id}")
-async def retrieve(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.FILES_RETRIEVE, _encode(request.match_info["file_id"]))
-
-
-@routes.delete("/v1/files/{file_id}")
-async def delete(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.FILES_DELETE, _encode(request.match_info["file_id"]))
+routes.get("/v1/files")(by_query(subjects.FILES_LIST, FileListQuery))
+routes.get("/v1/files/{file_id}")(by_id(subjects.FILES_RETRIEVE, "file_id"))
+routes.delete("/v1/files/{file_id}")(by_id(subjects.FILES_DELETE, "file_id"))
 
 
 @routes.get("/v1/files/{file_id}/content")

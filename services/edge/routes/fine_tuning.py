@@ -4,7 +4,7 @@ GET …/{id}/events and GET …/{id}/checkpoints (served by the jobs service).""
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import forward
+from services.edge.relay import by_id, forward
 from services.edge.reading.body import convert, read_json
 from shared import subjects
 from shared.protocol.fine_tuning import JobCreateRequest, ListQuery
@@ -39,24 +39,10 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.FINE_TUNING_JOBS_LIST, _query(request))
 
 
-@routes.get("/v1/fine_tuning/jobs/{job_id}")
-async def retrieve(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.FINE_TUNING_JOBS_RETRIEVE, _encode(request.match_info["job_id"]))
-
-
-@routes.post("/v1/fine_tuning/jobs/{job_id}/cancel")
-async def cancel(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.FINE_TUNING_JOBS_CANCEL, _encode(request.match_info["job_id"]))
-
-
-@routes.post("/v1/fine_tuning/jobs/{job_id}/pause")
-async def pause(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.FINE_TUNING_JOBS_PAUSE, _encode(request.match_info["job_id"]))
-
-
-@routes.post("/v1/fine_tuning/jobs/{job_id}/resume")
-async def resume(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.FINE_TUNING_JOBS_RESUME, _encode(request.match_info["job_id"]))
+routes.get("/v1/fine_tuning/jobs/{job_id}")(by_id(subjects.FINE_TUNING_JOBS_RETRIEVE, "job_id"))
+routes.post("/v1/fine_tuning/jobs/{job_id}/cancel")(by_id(subjects.FINE_TUNING_JOBS_CANCEL, "job_id"))
+routes.post("/v1/fine_tuning/jobs/{job_id}/pause")(by_id(subjects.FINE_TUNING_JOBS_PAUSE, "job_id"))
+routes.post("/v1/fine_tuning/jobs/{job_id}/resume")(by_id(subjects.FINE_TUNING_JOBS_RESUME, "job_id"))
 
 
 @routes.get("/v1/fine_tuning/jobs/{job_id}/events")

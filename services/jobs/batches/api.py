@@ -1,8 +1,6 @@
 """`/v1/batches`: create, list, retrieve, cancel; and `start`, which runs the batches' work
 (batch_work.py) and the expiry sweep in this replica."""
 
-import asyncio
-import contextlib
 import logging
 import time
 
@@ -13,6 +11,7 @@ from services.jobs import tasks
 from services.jobs.batches.tables import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
 from services.jobs.batches.work import KIND, BatchWork, queue
 from services.jobs.context import Context
+from services.kit.sweeper import Sweeper
 from services.kit.tables import new_id, page, sequence
 from shared import errors, subjects
 from shared.protocol.batches import Batch, BatchCreateRequest, BatchList, BatchListQuery
@@ -129,25 +128,6 @@ ROUTES = (
 )
 
 
-class _Sweeper:
-    def __init__(self, work: BatchWork, interval: float) -> None:
-        self._task = asyncio.create_task(self._run(work, interval))
-
-    @staticmethod
-    async def _run(work: BatchWork, interval: float) -> None:
-        while True:
-            try:
-                await work.sweep()
-            except Exception:
-                log.exception("batch expiry sweep failed; trying again in %.0fs", interval)
-            await asyncio.sleep(interval)
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-
 async def start(ctx: Context) -> list:
     tables = _tables(ctx)
     await tables.ensure_indexes()
@@ -155,4 +135,4 @@ async def start(ctx: Context) -> list:
     worker = tasks.Worker(ctx.js, KIND, work.handle, concurrency=ctx.settings.batch_workers,
                           ack_wait=ctx.settings.ack_wait)
     await worker.start()
-    return [worker, _Sweeper(work, ctx.settings.sweep_interval)]
+    return [worker, Sweeper("jobs", work.sweep, ctx.settings.sweep_interval).start()]

@@ -38,6 +38,12 @@ class ObjectStore:
                              secure=url.scheme == "https", region=region)
         self.bucket = bucket
 
+    @classmethod
+    def from_settings(cls, settings) -> "ObjectStore":
+        """From a service's `s3_*` settings (files, images)."""
+        return cls(endpoint=settings.s3_endpoint, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
+                   bucket=settings.s3_bucket, region=settings.s3_region)
+
     async def ensure_bucket(self, *, timeout: float = 60.0) -> None:
         """Make the bucket if it is missing; wait for a store that is still starting (in compose it
         may come up after us). Wrong credentials fail at once."""
