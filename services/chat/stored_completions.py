@@ -13,10 +13,9 @@ import logging
 import time
 
 import msgspec
-from pymongo import AsyncMongoClient
 
 from services.kit import service as bus_service
-from services.kit.tables import Table, page, sequence
+from services.kit.tables import Database, Table, page, sequence
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.chat import (
@@ -146,12 +145,10 @@ class CompletionStore:
     nowhere when `url` is empty."""
 
     def __init__(self, url: str, *, page_budget: int, timeout: float = 10.0) -> None:
-        self._client = AsyncMongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000),
-                                        connectTimeoutMS=int(timeout * 1000)) if url else None
+        self._database = Database(url, timeout=timeout) if url else None
         self._table: Table[CompletionRecord] | None = None
-        if self._client is not None:
-            db = self._client.get_default_database(default="vivian")
-            self._table = Table(db[COLLECTION], CompletionRecord)
+        if self._database is not None:
+            self._table = self._database.table(COLLECTION, CompletionRecord)
         self._page_budget = page_budget
         self._writes: set[asyncio.Task] = set()
         self._indexes: asyncio.Task | None = None
@@ -177,8 +174,8 @@ class CompletionStore:
             await asyncio.wait(self._writes, timeout=10)
         if self._indexes is not None:
             self._indexes.cancel()
-        if self._client is not None:
-            await self._client.close()
+        if self._database is not None:
+            await self._database.close()
 
     # ------------------------------------------------------------------ writing
 

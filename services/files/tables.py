@@ -11,9 +11,9 @@ that points at it and a sweep can always find what a crash left behind. Clients 
 from typing import Literal
 
 import msgspec
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 
-from services.kit.tables import Table
+from services.kit.tables import Database, Table
 
 NEVER = 2**62  # `expires_by` of what never expires
 
@@ -56,12 +56,10 @@ class UploadRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
 
 class Records:
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self._client = AsyncMongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000),
-                                        connectTimeoutMS=int(timeout * 1000))
-        db = self._client.get_default_database(default="vivian")
-        self.files: Table[ObjectRecord] = Table(db["files"], ObjectRecord)
-        self.parts: Table[ObjectRecord] = Table(db["upload_parts"], ObjectRecord)
-        self.uploads: Table[UploadRecord] = Table(db["uploads"], UploadRecord)
+        self._database = Database(url, timeout=timeout)
+        self.files: Table[ObjectRecord] = self._database.table("files", ObjectRecord)
+        self.parts: Table[ObjectRecord] = self._database.table("upload_parts", ObjectRecord)
+        self.uploads: Table[UploadRecord] = self._database.table("uploads", UploadRecord)
 
     async def ensure_indexes(self) -> None:
         # Index names are left to the server (nx-27017 does not keep custom ones).
@@ -75,4 +73,4 @@ class Records:
         await uploads.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._database.close()

@@ -6,7 +6,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from services.jobs.files_client import Files
-from services.jobs.database import Store
+from services.kit.tables import Database
 from services.jobs.settings import JobsSettings
 from shared.bus import Caller
 
@@ -16,7 +16,7 @@ class Context:
     nc: Client
     js: JetStreamContext
     caller: Caller  # calls to the other services (files, and the model services for batch lines)
-    store: Store
+    store: Database
     files: Files
     settings: JobsSettings
     # Bytes a list page may take: an answer rides one NATS message (max_payload, about 1 MiB).

@@ -7,7 +7,7 @@ import aiohttp
 
 from services.jobs import tasks
 from services.jobs.context import Context
-from services.jobs.database import Store
+from services.kit.tables import Database
 from services.jobs.files_client import Files
 from services.jobs.service import DOMAINS, JobsService
 from services.kit.main import Startup
@@ -17,7 +17,7 @@ from shared import bus
 @asynccontextmanager
 async def parts(startup: Startup):
     settings = startup.settings
-    store = Store(settings.mongo_url)
+    store = Database(settings.mongo_url)
     caller = bus.Caller(startup.nc)
     await caller.start()
     js = startup.nc.jetstream()

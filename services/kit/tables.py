@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import msgspec
-from pymongo import ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -29,6 +30,22 @@ def sequence(created_ns: int, record_id: str) -> str:
     """The listing order: creation time, ties broken by id. One string, so a page cursor is one
     `$lt`/`$gt` comparison."""
     return f"{created_ns:020d}{record_id}"
+
+
+class Database:
+    """One MongoDB connection and the database the URL's path names ("vivian" when it names none);
+    a service makes its tables from it and creates their indexes at start."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self._client = AsyncMongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000),
+                                        connectTimeoutMS=int(timeout * 1000))
+        self.db: AsyncDatabase = self._client.get_default_database(default="vivian")
+
+    def table(self, name: str, record_type: type[T]) -> "Table[T]":
+        return Table(self.db[name], record_type)
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 class Table(Generic[T]):

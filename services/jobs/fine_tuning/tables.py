@@ -5,7 +5,7 @@ import time
 
 import msgspec
 
-from services.jobs.database import Store
+from services.kit.tables import Database
 from services.kit.tables import Table, new_id, sequence
 from shared.protocol.fine_tuning import (
     CheckpointMetrics,
@@ -72,7 +72,7 @@ class CheckpointRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
 
 
 class Tables:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.jobs: Table[JobRecord] = store.table("fine_tuning_jobs", JobRecord)
         self.events: Table[EventRecord] = store.table("fine_tuning_events", EventRecord)
         self.checkpoints: Table[CheckpointRecord] = store.table("fine_tuning_checkpoints", CheckpointRecord)
