@@ -4,7 +4,9 @@ Each service keeps a registry of the models of its API (chat, embeddings, modera
 registry knows every model, so it can tell "no such model" from "not a model for this endpoint".
 
 A service's providers come from its table, keyed by the config's provider tag:
-`{"local": LocalLlama, "openai": OpenAICompat}`. Each is built as `Provider(entry, tracer=…)`.
+`{"local": LocalLlama, "openai": OpenAICompat}`. Each is built as `Provider(entry, tracer=…)`: an
+upstream provider makes its calls client spans; a local one has no calls of its own to trace (the
+service's span covers its work).
 """
 
 from collections.abc import Callable, Mapping
