@@ -101,7 +101,7 @@ class ImagesService(BusService):
         name = model or self._default_model()
         outcome.model, outcome.stream = name, stream
         provider = self._provider(name, f"/v1/{endpoint}")
-        request = Call(endpoint=endpoint, call=call, images=images, model=name, request_id=envelope.request_id)
+        request = Call(endpoint=endpoint, request=call, images=images, model=name, request_id=envelope.request_id)
         if stream:  # partial images as the upstream sends them (the GPT image models)
             async for chunk in provider.stream(request):
                 await replier.data(chunk)

@@ -14,8 +14,8 @@ class Call:
     """One request as a provider sees it."""
 
     endpoint: Endpoint
-    # The edge's call: a generation's JSON body, or an edit's or variation's form fields.
-    call: ImageCall
+    # What the edge sent: a generation's JSON body, or an edit's or variation's form fields.
+    request: ImageCall
     images: list[tuple[ImageInput, bytes]] | None = None  # an edit's or variation's files, read
     model: str  # the public id the client asked for (or the default)
     request_id: str

@@ -20,10 +20,10 @@ class OpenAIImages(Upstream):
 
     def _body(self, call: Call) -> bytes | aiohttp.FormData:
         if call.images is None:
-            return self.json_body(bytes(call.call.body))
+            return self.json_body(bytes(call.request.body))
         form = aiohttp.FormData()
         form.add_field("model", self.model)
-        for name, value in call.call.fields:
+        for name, value in call.request.fields:
             if name != "model":
                 form.add_field(name, value)
         for image, data in call.images:
