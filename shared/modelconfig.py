@@ -19,7 +19,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -27,6 +27,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "models.toml"
 
 
 class LocalModel(msgspec.Struct, tag="local", tag_field="provider", kw_only=True, forbid_unknown_fields=True):
+    api: ClassVar[str] = "chat"
     id: str
     aliases: list[str] = []
     owned_by: str = "vivian"
@@ -53,6 +54,7 @@ class LocalEmbeddingModel(msgspec.Struct, tag="local-embedding", tag_field="prov
                           forbid_unknown_fields=True):
     """A sentence-embedding model as ONNX (run by onnxruntime) with a Hugging Face tokenizer.json."""
 
+    api: ClassVar[str] = "embeddings"
     id: str
     aliases: list[str] = []
     owned_by: str = "vivian"
@@ -71,6 +73,7 @@ class LocalModerationModel(msgspec.Struct, tag="local-moderation", tag_field="pr
                            forbid_unknown_fields=True):
     """The Jigsaw toxic-comment BiLSTM (toxic-comment-classifier), mapped onto OpenAI's categories."""
 
+    api: ClassVar[str] = "moderations"
     id: str
     aliases: list[str] = []
     owned_by: str = "vivian"
@@ -85,6 +88,7 @@ class LocalSpeechModel(msgspec.Struct, tag="local-speech", tag_field="provider",
                        forbid_unknown_fields=True):
     """Text to speech with eSpeak NG (PyPI `espeakng-loader`), encoded by PyAV."""
 
+    api: ClassVar[str] = "speech"
     id: str
     aliases: list[str] = []
     owned_by: str = "vivian"
@@ -96,6 +100,7 @@ class LocalTranscriptionModel(msgspec.Struct, tag="local-transcription", tag_fie
     """Whisper as a CTranslate2 model run by faster-whisper (transcriptions; translations too when
     the model is multilingual)."""
 
+    api: ClassVar[str] = "transcriptions"
     id: str
     aliases: list[str] = []
     owned_by: str = "vivian"
@@ -177,19 +182,14 @@ def _check_local(entry: LocalModel, path: Path) -> None:
 
 def api_of(entry: ModelEntry) -> str:
     """Which API the entry serves: `chat`, `embeddings`, `moderations`, `speech`, `transcriptions`
-    (and translations), `translations` or `images`."""
-    match entry:
-        case LocalModel():
-            return "chat"
-        case LocalEmbeddingModel():
-            return "embeddings"
-        case LocalModerationModel():
-            return "moderations"
-        case LocalSpeechModel():
-            return "speech"
-        case LocalTranscriptionModel():
-            return "transcriptions"
+    (and translations), `translations` or `images`. A local model's struct says it once for all
+    its entries; an upstream's entry says it in its `api` field."""
     return entry.api
+
+
+def provider_of(entry: ModelEntry) -> str:
+    """The entry's `provider` tag (`local`, `openai`…): what each service's provider table is keyed by."""
+    return type(entry).__struct_config__.tag
 
 
 def resolve_path(spec: str, *, base: Path) -> str:

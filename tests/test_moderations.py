@@ -53,3 +53,13 @@ def test_upstream_routing_relays_an_openai_compatible_server(client):
     with pytest.raises(openai.BadRequestError) as caught:  # upstream validation, relayed with its param
         client.moderations.create(model="relay-moderations", input=[])
     assert caught.value.body["param"] == "input"
+
+
+def test_a_model_of_the_other_api_is_not_found(client):
+    """The embeddings service serves both APIs: each answers only with its own models."""
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.moderations.create(model="text-embedding-3-small", input="hi")
+    assert caught.value.body["code"] == "model_not_found" and "/v1/moderations" in caught.value.body["message"]
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.embeddings.create(model="omni-moderation-latest", input="hi")
+    assert caught.value.body["code"] == "model_not_found" and "/v1/embeddings" in caught.value.body["message"]

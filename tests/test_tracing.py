@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from services.audio.registry import audio_registry
 from services.chat.providers.base import Call
 from services.chat.providers.openai_compat import OpenAICompat
 from services.chat.registry import Registry
@@ -38,6 +39,7 @@ from devstack import credentials, nats, processes
 from devstack.credentials import BusAuth
 from shared import bus, telemetry
 from shared.modelconfig import ModelConfig, OpenAIModel
+from shared.protocol.audio import SpeechRequest
 from shared.protocol.chat import ChatCompletionRequest
 from tests.stack import free_port, make_key
 
@@ -228,6 +230,46 @@ async def test_without_tracing_nothing_is_added(traced):
     finally:
         await untraced.close()
     assert traced.upstream.traceparents[-1] is None
+
+
+async def test_tuned_models_and_audio_upstreams_are_traced_too(traced):
+    """Every upstream provider comes from its domain's table with the service's tracer: a tuned
+    model's (made as the chat service makes it) and an upstream voice's calls are client spans."""
+    voice = Upstream()
+
+    async def speech(request: web.Request) -> web.Response:
+        voice.traceparents.append(request.headers.get("traceparent"))
+        return web.Response(body=b"RIFF....WAVE", content_type="audio/wav")
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", speech)
+    runner, port = await serve(app)
+    tp = provider("vivian-test", traced.exporter)
+    tuned = Registry(ModelConfig(), tracer_provider=tp).make(OpenAIModel(
+        id="ft:tuned", base_url=traced.upstream_url, api_key_env=None, upstream_model="up-tuned"))
+    voice_entry = OpenAIModel(id="voice", api="speech", base_url=f"http://127.0.0.1:{port}/v1", api_key_env=None,
+                              upstream_model="up-voice")
+    audio = audio_registry(ModelConfig(models=[voice_entry]), tracer_provider=tp)
+    await tuned.start()
+    await audio.start()
+    try:
+        body = b'{"model": "ft:tuned", "messages": [{"role": "user", "content": "Hi"}]}'
+        await tuned.create(Call(endpoint="chat/completions", request=msgspec.json.decode(
+            body, type=ChatCompletionRequest), raw=body, model="ft:tuned", request_id="req_tuned"))
+        raw = b'{"model": "voice", "input": "Hi", "voice": "alloy"}'
+        content_type, pieces = await audio.provider("voice", "/v1/audio/speech").speak(
+            msgspec.json.decode(raw, type=SpeechRequest), raw=raw, request_id="req_voice")
+        assert content_type == "audio/wav" and b"".join([p async for p in pieces]) == b"RIFF....WAVE"
+    finally:
+        await tuned.close()
+        await audio.close()
+        await runner.cleanup()
+    spans = {s.attributes["gen_ai.request.model"]: s for s in traced.exporter.get_finished_spans()
+             if s.kind == SpanKind.CLIENT}
+    for span, seen in ((spans["up-tuned"], traced.upstream), (spans["up-voice"], voice)):
+        trace_id, span_id = seen.traceparents[-1].split("-")[1:3]
+        assert (int(trace_id, 16), int(span_id, 16)) == (span.context.trace_id, span.context.span_id)
+        assert span.attributes["http.response.status_code"] == 200
 
 
 # ---------------------------------------------------------------------- across processes, over OTLP

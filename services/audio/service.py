@@ -11,11 +11,11 @@ from opentelemetry.trace import TracerProvider
 
 from services.kit import service as bus_service
 from services.audio import speech_events
+from services.audio.providers.base import AudioProvider
 from services.kit.service import BusService, Endpoint
 from services.kit.outcome import Outcome
 from shared import audiostore, errors, subjects
 from shared.bus import Replier
-from shared.modelconfig import api_of
 from shared.protocol.audio import SpeechRequest, TranscriptionRequest
 from shared.protocol.bus import Envelope
 from shared.registry import Registry
@@ -29,7 +29,7 @@ _APIS = {"/v1/audio/speech": {"speech"}, "/v1/audio/transcriptions": {"transcrip
 
 
 class AudioService(BusService):
-    def __init__(self, nc: Client, registry: Registry, *, heartbeat_interval: float,
+    def __init__(self, nc: Client, registry: Registry[AudioProvider], *, heartbeat_interval: float,
                  tracer_provider: TracerProvider | None = None) -> None:
         super().__init__(nc, name=subjects.SERVICES["audio"], description="speech, transcriptions and translations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
@@ -49,12 +49,8 @@ class AudioService(BusService):
         self._store = await audiostore.bucket(self.nc.jetstream())
         await super().start()
 
-    def _provider(self, model: str, route: str):
-        entry = self._registry.entry(model)
-        if api_of(entry) not in _APIS[route]:
-            raise errors.ApiError(404, f"The model `{model}` is a {api_of(entry)} model and is not supported on "
-                                  f"{route}.", code="model_not_found")
-        return self._registry.provider(model, route)
+    def _provider(self, model: str, route: str) -> AudioProvider:
+        return self._registry.provider(model, route, apis=_APIS[route])
 
     async def _speech(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_decode_speech, envelope.body)

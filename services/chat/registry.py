@@ -2,35 +2,29 @@
 
 from typing import NamedTuple
 
-from opentelemetry.trace import Tracer, TracerProvider
+from opentelemetry.trace import TracerProvider
 
 from services.chat.providers.base import ChatProvider
 from services.chat.providers.local_llama import LocalLlama
 from services.chat.providers.openai_compat import OpenAICompat
 from shared import errors, registry, telemetry
-from shared.modelconfig import LocalModel, ModelConfig, ModelEntry, OpenAIModel
+from shared.modelconfig import LocalModel, ModelConfig, ModelEntry
 from shared.protocol.models import Model, ModelList
+
+# The chat providers, by the model config's `provider` tag.
+PROVIDERS = {"local": LocalLlama, "openai": OpenAICompat}
 
 
 class Tuned(NamedTuple):
-    entry: LocalModel | OpenAIModel
+    entry: ModelEntry
     provider: ChatProvider
     model: Model
 
 
-def make_provider(entry: ModelEntry, tracer: Tracer | None = None) -> ChatProvider:
-    match entry:
-        case LocalModel():
-            return LocalLlama(entry)
-        case OpenAIModel():
-            return OpenAICompat(entry, tracer=tracer)
-    raise TypeError(f"no chat provider for {entry!r}")
-
-
 class Registry(registry.Registry[ChatProvider]):
     def __init__(self, config: ModelConfig, *, tracer_provider: TracerProvider | None = None) -> None:
-        tracer = telemetry.tracer(tracer_provider, "vivian.chat")
-        super().__init__(config, apis={"chat"}, make_provider=lambda entry: make_provider(entry, tracer))
+        super().__init__(config, apis={"chat"}, providers=PROVIDERS,
+                         tracer=telemetry.tracer(tracer_provider, "vivian.chat"))
         # tuned model id → project → what serves it: tuned models are per project, so two projects'
         # models of one name (a model tuned upstream, mirrored by its own Vivian) never meet.
         self._tuned: dict[str, dict[str, Tuned]] = {}
@@ -75,7 +69,7 @@ class Registry(registry.Registry[ChatProvider]):
         entry = self._by_name.get(model_id)
         return entry if isinstance(entry, LocalModel) else None
 
-    def add(self, entry: LocalModel | OpenAIModel, provider: ChatProvider, *, project: str) -> None:
+    def add(self, entry: ModelEntry, provider: ChatProvider, *, project: str) -> None:
         """Serve one more model (a fine-tuned one, for `project` only) from now on; its provider is
         started."""
         model = Model(id=entry.id, created=entry.created, owned_by=entry.owned_by)

@@ -2,9 +2,10 @@
 KV bucket `FINE_TUNED_BUCKET` and its LoRA adapter (GGUF) in the object store `ADAPTERS_BUCKET`;
 every chat replica watches the bucket, fetches the adapter and loads base model + adapter
 (llama.cpp applies the adapter at scale 1). A model tuned on an upstream has no adapter: it is
-routed to that upstream by an `OpenAICompat` provider. A deleted entry stops being served. An entry
-serves its own project's keys and those of the projects in its `shared_with` (checkpoint
-permissions); a change of only that list is applied without reloading the model."""
+routed to that upstream by an `openai` provider. Both are built by the registry's provider table,
+as configured models are. A deleted entry stops being served. An entry serves its own project's
+keys and those of the projects in its `shared_with` (checkpoint permissions); a change of only
+that list is applied without reloading the model."""
 
 import asyncio
 import logging
@@ -16,8 +17,6 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 
-from services.chat.providers.local_llama import LocalLlama
-from services.chat.providers.openai_compat import OpenAICompat
 from services.chat.registry import Registry
 from shared.tuned_model_buckets import buckets
 from shared.modelconfig import LocalModel, OpenAIModel
@@ -90,7 +89,7 @@ class FineTunedModels:
         path.write_bytes(result.data)
         entry = LocalModel(id=model.id, owned_by=model.owned_by, created=model.created, path=base.path,
                            context_length=base.context_length, parallel=base.parallel, threads=base.threads)
-        provider = LocalLlama(entry, adapter=str(path))
+        provider = self._registry.make(entry, adapter=str(path))
         await provider.start()
         self._registry.add(entry, provider, project=model.project)
         self._ids[key] = (model.id, model.project)
@@ -102,7 +101,7 @@ class FineTunedModels:
         up = model.upstream
         entry = OpenAIModel(id=model.id, owned_by=model.owned_by, created=model.created, base_url=up.base_url,
                             api_key_env=up.api_key_env, upstream_model=up.upstream_model, timeout=up.timeout)
-        provider = OpenAICompat(entry)
+        provider = self._registry.make(entry)
         await provider.start()
         self._registry.add(entry, provider, project=model.project)
         self._ids[key] = (model.id, model.project)

@@ -2,13 +2,16 @@
 
 import asyncio
 import base64
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
 
-from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 from shared import errors
 from shared.protocol.embeddings import Embedding, EmbeddingList, EmbeddingRequest, EmbeddingUsage
+
+if TYPE_CHECKING:  # the provider calls this module
+    from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 
 _encode = msgspec.json.Encoder().encode
 _TOKENIZE_INLINE = 8  # inputs tokenised on the event loop; more go to a thread
@@ -26,7 +29,7 @@ def _inputs(value) -> list[str | list[int]]:
                                  "array of token-id arrays, not a mix.", param="input")
 
 
-async def create(request: EmbeddingRequest, model: OnnxEmbedding, public_id: str, *, request_id: str = "") -> bytes:
+async def create(request: EmbeddingRequest, model: "OnnxEmbedding", public_id: str, *, request_id: str = "") -> bytes:
     inputs = _inputs(request.input)
     for n, item in enumerate(inputs):
         if not item:

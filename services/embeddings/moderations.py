@@ -1,12 +1,15 @@
 """`POST /v1/moderations` on a local classifier: per input, flags and scores in OpenAI's categories."""
 
 import secrets
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from services.embeddings.providers.toxic_bilstm import ToxicBiLSTM
 from shared import errors
 from shared.protocol.moderations import CATEGORIES, Moderation, ModerationRequest, ModerationResult, TextInput
+
+if TYPE_CHECKING:  # the provider calls this module
+    from services.embeddings.providers.toxic_bilstm import ToxicBiLSTM
 
 _encode = msgspec.json.Encoder().encode
 
@@ -27,7 +30,7 @@ def _texts(value) -> list[str]:
     return [" ".join(part.text for part in value if isinstance(part, TextInput))]
 
 
-async def create(request: ModerationRequest, model: ToxicBiLSTM, public_id: str) -> bytes:
+async def create(request: ModerationRequest, model: "ToxicBiLSTM", public_id: str) -> bytes:
     texts = _texts(request.input)
     results = []
     for scores in await model.scores(texts):

@@ -1,18 +1,13 @@
 """The embeddings service on the bus: `/v1/embeddings` and `/v1/moderations`."""
 
-import functools
-from collections.abc import Callable
-
 import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
 from services.kit import service as bus_service
 from services.kit.service import BusService, Endpoint
-from services.chat.providers.base import Call
-from services.embeddings import embeddings, moderations
-from services.embeddings.providers.onnx_embedding import OnnxEmbedding
-from services.embeddings.providers.toxic_bilstm import ToxicBiLSTM
+from services.embeddings.providers.base import Call, EmbeddingsProvider
+from services.embeddings.providers.base import Endpoint as ApiEndpoint
 from services.kit.outcome import Outcome, usage_in
 from shared import subjects
 from shared.bus import Replier
@@ -26,7 +21,7 @@ _decode_moderation = msgspec.json.Decoder(ModerationRequest)
 
 
 class EmbeddingsService(BusService):
-    def __init__(self, nc: Client, registry: Registry, *, heartbeat_interval: float,
+    def __init__(self, nc: Client, registry: Registry[EmbeddingsProvider], *, heartbeat_interval: float,
                  tracer_provider: TracerProvider | None = None) -> None:
         super().__init__(nc, name=subjects.SERVICES["embeddings"], description="embeddings and moderations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
@@ -38,32 +33,18 @@ class EmbeddingsService(BusService):
                 Endpoint("moderations", subjects.MODERATIONS, "/v1/moderations", self._moderations, cancellable=True)]
 
     async def _embeddings(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        await self._answer(envelope, replier, outcome, _decode_embedding, "embeddings", OnnxEmbedding,
-                           functools.partial(embeddings.create, request_id=envelope.request_id))
+        await self._answer(envelope, replier, outcome, _decode_embedding, "embeddings")
 
     async def _moderations(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
-        await self._answer(envelope, replier, outcome, _decode_moderation, "moderations", ToxicBiLSTM,
-                           moderations.create)
+        await self._answer(envelope, replier, outcome, _decode_moderation, "moderations")
 
     async def _answer(self, envelope: Envelope, replier: Replier, outcome: Outcome, decoder: msgspec.json.Decoder,
-                      endpoint: str, local: type, create_locally: Callable) -> None:
-        """Decode, pick the model's provider, answer: with `create_locally` on a `local` model, else
-        by relaying the client's body to the model's upstream."""
+                      endpoint: ApiEndpoint) -> None:
+        """Decode, pick the model's provider (a model of this endpoint's API), answer."""
         request = bus_service.decode(decoder, envelope.body)
         outcome.model = request.model
-        provider = self._registry.provider(request.model, f"/v1/{endpoint}")
-        if isinstance(provider, local):
-            work = create_locally(request, provider, request.model)
-        else:
-            work = provider.create(_call(endpoint, envelope, request.model))
-        answer = await work
+        provider = self._registry.provider(request.model, f"/v1/{endpoint}", apis={endpoint})
+        answer = await provider.create(Call(endpoint=endpoint, request=request, raw=bytes(envelope.body),
+                                            model=request.model, request_id=envelope.request_id))
         outcome.usage = usage_in(answer)
         await replier.data(answer, usage=outcome.usage)
-
-
-def _call(endpoint: str, envelope: Envelope, model: str) -> Call:
-    """An upstream call: the client's body goes to the `openai` provider as it came."""
-    return Call(endpoint=endpoint, request=None, raw=bytes(envelope.body), model=model,
-                request_id=envelope.request_id)
-
-

@@ -2,17 +2,16 @@
 
 from opentelemetry.trace import TracerProvider
 
-from services.chat.providers.openai_compat import OpenAICompat
+from services.images.providers.base import ImagesProvider
+from services.images.providers.openai_images import OpenAIImages
 from shared import registry, telemetry
-from shared.modelconfig import ModelConfig, OpenAIModel
+from shared.modelconfig import ModelConfig
+
+# The images providers, by the model config's `provider` tag.
+PROVIDERS = {"openai": OpenAIImages}
 
 
-def images_registry(config: ModelConfig, *, tracer_provider: TracerProvider | None = None) -> registry.Registry:
-    tracer = telemetry.tracer(tracer_provider, "vivian.images")
-
-    def make_provider(entry):
-        if isinstance(entry, OpenAIModel):
-            return OpenAICompat(entry, tracer=tracer)
-        raise TypeError(f"no images provider for {entry!r}")
-
-    return registry.Registry(config, apis={"images"}, make_provider=make_provider)
+def images_registry(config: ModelConfig, *,
+                    tracer_provider: TracerProvider | None = None) -> registry.Registry[ImagesProvider]:
+    return registry.Registry(config, apis={"images"}, providers=PROVIDERS,
+                             tracer=telemetry.tracer(tracer_provider, "vivian.images"))

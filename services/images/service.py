@@ -14,11 +14,12 @@ from opentelemetry.trace import TracerProvider
 
 from services.kit import service as bus_service
 from services.kit.service import BusService, Endpoint
-from services.chat.providers.base import Call
 from services.kit.objects import ObjectStore
 from services.images import results
+from services.images.providers.base import Call, ImagesProvider
 from services.images.links import Links
 from services.images.settings import ImagesSettings
+from services.kit import upstream
 from services.kit.outcome import Outcome
 from shared import errors, subjects
 from shared.bus import Replier
@@ -39,8 +40,8 @@ INPUT_LIFETIME = 3600.0  # an edit's inputs are removed by the end of its reques
 
 
 class ImagesService(BusService):
-    def __init__(self, nc: Client, registry: Registry, store: ObjectStore, settings: ImagesSettings, *,
-                 tracer_provider: TracerProvider | None = None) -> None:
+    def __init__(self, nc: Client, registry: Registry[ImagesProvider], store: ObjectStore,
+                 settings: ImagesSettings, *, tracer_provider: TracerProvider | None = None) -> None:
         super().__init__(nc, name=subjects.SERVICES["images"], description="images",
                          heartbeat_interval=settings.heartbeat_interval, tracer_provider=tracer_provider)
         self._registry, self._store, self._settings = registry, store, settings
@@ -60,8 +61,7 @@ class ImagesService(BusService):
 
     async def start(self) -> None:
         # Upstreams' own links to their images: fetched once, right after they made them.
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10),
-                                           cookie_jar=aiohttp.DummyCookieJar())
+        self._http = upstream.session(timeout=aiohttp.ClientTimeout(total=300, sock_connect=10))
         await super().start()
 
     async def stop(self, *, drain_timeout: float = 20.0) -> None:
@@ -101,16 +101,14 @@ class ImagesService(BusService):
         name = model or self._default_model()
         outcome.model, outcome.stream = name, stream
         provider = self._provider(name, f"/v1/{endpoint}")
-        upstream = Call(endpoint=endpoint, request=None, raw=bytes(call.body), model=name,
-                        request_id=envelope.request_id,
-                        form=None if images is None else lambda upstream_model: _form(call, images, upstream_model))
+        request = Call(endpoint=endpoint, request=call, images=images, model=name, request_id=envelope.request_id)
         if stream:  # partial images as the upstream sends them (the GPT image models)
-            async for chunk in provider.stream(upstream):
+            async for chunk in provider.stream(request):
                 await replier.data(chunk)
                 outcome.chunks += 1
             await replier.done()
             return
-        answer = await provider.create(upstream)
+        answer = await provider.create(request)
         answer = await results.settle(answer, wanted=wanted, store=self._keep, fetch=self._fetch,
                                       link=lambda image_id: self._links.make(call.origin, image_id))
         await replier.data(answer)
@@ -121,7 +119,7 @@ class ImagesService(BusService):
             raise _no_model(None, drawing)
         return "dall-e-2" if "dall-e-2" in drawing else drawing[0]  # OpenAI's default, when it is here
 
-    def _provider(self, name: str, endpoint: str):
+    def _provider(self, name: str, endpoint: str) -> ImagesProvider:
         drawing = self._registry.serving()
         if name not in drawing:
             raise _no_model(name, drawing)
@@ -189,18 +187,6 @@ class ImagesService(BusService):
         for prefix, age in ((GENERATED, self._settings.image_url_ttl + 60), (INPUTS, INPUT_LIFETIME)):
             for key in await self._store.older_than(prefix, now - datetime.timedelta(seconds=age)):
                 await self._store.remove(key)
-
-
-def _form(call: ImageCall, images: list[tuple[ImageInput, bytes]], upstream_model: str) -> aiohttp.FormData:
-    """The client's form again, for the upstream: every field as sent, `model` its own id."""
-    form = aiohttp.FormData()
-    form.add_field("model", upstream_model)
-    for name, value in call.fields:
-        if name != "model":
-            form.add_field(name, value)
-    for image, data in images:
-        form.add_field(image.field, data, filename=image.filename, content_type=image.content_type)
-    return form
 
 
 def _no_model(name: str | None, drawing: list[str]) -> errors.ApiError:

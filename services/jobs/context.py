@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry.trace import Tracer
 
 from services.jobs.files_client import Files
 from services.kit.tables import Database
@@ -21,3 +22,4 @@ class Context:
     settings: JobsSettings
     # Bytes a list page may take: an answer rides one NATS message (max_payload, about 1 MiB).
     page_budget: int = 900 * 1024
+    tracer: Tracer | None = None  # spans for calls to upstreams (fine-tuning jobs run there)

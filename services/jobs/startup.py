@@ -11,7 +11,7 @@ from services.kit.tables import Database
 from services.jobs.files_client import Files
 from services.jobs.service import DOMAINS, JobsService
 from services.kit.main import Startup
-from shared import bus
+from shared import bus, telemetry
 
 
 @asynccontextmanager
@@ -30,7 +30,7 @@ async def parts(startup: Startup):
         async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as http:
             files = Files(caller, http, timeout=settings.call_timeout, idle_timeout=settings.call_idle_timeout)
             ctx = Context(nc=startup.nc, js=js, caller=caller, store=store, files=files, settings=settings,
-                          page_budget=startup.page_budget)
+                          page_budget=startup.page_budget, tracer=telemetry.tracer(startup.tracing, "vivian.jobs"))
             for domain in DOMAINS:
                 running += await domain.start(ctx)
             yield JobsService(startup.nc, ctx, heartbeat_interval=settings.heartbeat_interval)

@@ -1,1 +1,1 @@
-"""Speech providers, one module each."""
+"""Audio providers (speech, transcriptions, translations), one module each, all behind `base.AudioProvider`."""

@@ -4,6 +4,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+from opentelemetry.trace import Tracer
+
 from services.audio import encode
 from shared import errors
 from shared.modelconfig import LocalSpeechModel
@@ -13,7 +15,7 @@ CHUNK = 64 * 1024  # bytes per bus frame: well under NATS' message limit once ba
 
 
 class LocalSpeech:
-    def __init__(self, entry: LocalSpeechModel) -> None:
+    def __init__(self, entry: LocalSpeechModel, *, tracer: Tracer | None = None) -> None:
         self.entry = entry
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech")
         self._engine = None

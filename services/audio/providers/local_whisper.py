@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
+from opentelemetry.trace import Tracer
 
 from services.audio.transcripts import Transcript, render
 from shared import errors
@@ -77,7 +78,7 @@ def decode(audio: bytes):
 
 
 class LocalWhisper:
-    def __init__(self, entry: LocalTranscriptionModel) -> None:
+    def __init__(self, entry: LocalTranscriptionModel, *, tracer: Tracer | None = None) -> None:
         self.entry = entry
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"whisper-{entry.id}")
         self._model = None

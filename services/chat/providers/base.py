@@ -1,18 +1,14 @@
-"""The one interface every provider implements."""
+"""The one interface every chat provider implements."""
 
 import threading
 from collections.abc import AsyncIterator
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from shared.protocol.chat import ChatCompletionRequest
 from shared.protocol.completions import CompletionRequest
 
-Endpoint = Literal["chat/completions", "completions", "embeddings", "moderations", "images/generations",
-                   "images/edits", "images/variations"]
-ENDPOINTS: tuple[Endpoint, ...] = ("chat/completions", "completions", "embeddings", "moderations",
-                                   "images/generations", "images/edits", "images/variations")
+Endpoint = Literal["chat/completions", "completions"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -22,8 +18,6 @@ class Call:
     endpoint: Endpoint
     request: ChatCompletionRequest | CompletionRequest
     raw: bytes  # the client's JSON body, for providers that relay fields we do not model
-    # A multipart body instead (image edits): builds the aiohttp FormData, given the model id to send.
-    form: Callable[[str], Any] | None = None
     model: str  # the public id the client asked for, echoed in answers
     request_id: str
     # Set when the client went away or the request ended: generation running in a thread stops.

@@ -11,6 +11,8 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+from opentelemetry.trace import Tracer
+
 from services.chat.providers.base import Call
 from services.chat.providers.gguf_vocab import vocab_size
 from services.chat.providers.local_answers import Collected, Relayed
@@ -27,7 +29,7 @@ _END = object()
 
 
 class LocalLlama:
-    def __init__(self, entry: LocalModel, *, adapter: str | None = None) -> None:
+    def __init__(self, entry: LocalModel, *, tracer: Tracer | None = None, adapter: str | None = None) -> None:
         self._entry = entry
         self._adapter = adapter  # a GGUF LoRA adapter applied over the model (a fine-tuned model)
         self._server = None

@@ -1,1 +1,1 @@
-"""Embedding and moderation providers, one module each."""
+"""Embedding and moderation providers, one module each, all behind `base.EmbeddingsProvider`."""

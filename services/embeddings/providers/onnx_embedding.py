@@ -12,7 +12,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from opentelemetry.trace import Tracer
 
+from services.embeddings import embeddings
+from services.embeddings.providers.base import Call
 from services.embeddings.providers.batcher import Batcher
 from shared import errors
 from shared.modelconfig import LocalEmbeddingModel
@@ -24,7 +27,7 @@ CLS, SEP = 101, 102
 
 
 class OnnxEmbedding:
-    def __init__(self, entry: LocalEmbeddingModel) -> None:
+    def __init__(self, entry: LocalEmbeddingModel, *, tracer: Tracer | None = None) -> None:
         self.entry = entry
         self._session = None
         self._tokenizer = None
@@ -56,6 +59,9 @@ class OnnxEmbedding:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def create(self, call: Call) -> bytes:
+        return await embeddings.create(call.request, self, call.model, request_id=call.request_id)
 
     def token_ids(self, inputs: list[str | list[int]], *, param: str = "input") -> list[list[int]]:
         """Each input as the model's token ids, specials included; over-long inputs refused or cut."""

@@ -10,7 +10,10 @@ import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from opentelemetry.trace import Tracer
 
+from services.embeddings import moderations
+from services.embeddings.providers.base import Call
 from shared.modelconfig import LocalModerationModel
 from shared.protocol.moderations import CATEGORIES
 
@@ -51,7 +54,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class ToxicBiLSTM:
-    def __init__(self, entry: LocalModerationModel) -> None:
+    def __init__(self, entry: LocalModerationModel, *, tracer: Tracer | None = None) -> None:
         self.entry = entry
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"moderation-{entry.id}")
         self._w: dict[str, np.ndarray] = {}
@@ -80,6 +83,9 @@ class ToxicBiLSTM:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def create(self, call: Call) -> bytes:
+        return await moderations.create(call.request, self, call.model)
 
     async def scores(self, texts: list[str]) -> list[dict[str, float]]:
         """OpenAI category → score in [0, 1], per text."""

@@ -15,11 +15,11 @@ import time
 import aiohttp
 import msgspec
 
-from services.chat.providers.openai_compat import _unreachable, _upstream_error, upstream_session
 from services.jobs import tasks
 from services.jobs.context import Context
 from services.jobs.fine_tuning import publish
 from services.jobs.fine_tuning.tables import TERMINAL, JobRecord, Tables, job_object
+from services.kit import upstream
 from services.kit.tables import new_id, sequence
 from shared import errors, modelconfig
 from shared.protocol.bus import Envelope
@@ -36,29 +36,12 @@ class Job(msgspec.Struct):
     id: str
 
 
-class Upstream:
-    """Calls to one upstream's fine-tuning API with its key; errors as the upstream's own."""
-
-    def __init__(self, entry: modelconfig.OpenAIModel) -> None:
-        self.entry = entry
-        self._base = entry.base_url.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> "Upstream":
-        self._session = upstream_session(self.entry)
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self._session.close()
+class Upstream(upstream.Upstream):
+    """Calls to one upstream's fine-tuning and files APIs with its key; errors as the upstream's own."""
 
     async def call(self, method: str, path: str, **kwargs) -> dict:
-        try:
-            async with self._session.request(method, f"{self._base}/{path}", **kwargs) as resp:
-                body = await resp.read()
-        except (aiohttp.ClientConnectionError, OSError, TimeoutError) as err:
-            raise _unreachable(err) from None
-        if resp.status >= 400:
-            raise _upstream_error(resp.status, body)
+        async with self.request(method, path, **kwargs) as resp:
+            body = await resp.read()
         try:
             return msgspec.json.decode(body, type=dict)
         except msgspec.DecodeError:
@@ -72,7 +55,7 @@ class Upstream:
             form.append("fine-tune").set_content_disposition("form-data", name="purpose")
             part = form.append_payload(aiohttp.payload.AsyncIterablePayload(chunks, content_type="application/jsonl"))
             part.set_content_disposition("form-data", name="file", filename=filename)
-            answer = await self.call("POST", "files", data=form, headers={"X-Request-Id": envelope.request_id})
+            answer = await self.call("POST", "files", data=form, request_id=envelope.request_id)
         return answer["id"]
 
 
@@ -89,16 +72,15 @@ def _hyperparameters(remote: dict, asked: Hyperparameters) -> dict:
 async def create(ctx: Context, envelope: Envelope, request: JobCreateRequest, hp: Hyperparameters,
                  entry: modelconfig.OpenAIModel, filenames: dict[str, str]) -> FineTuningJob:
     body = msgspec.json.decode(envelope.body, type=dict)  # every field of the client's, passed through
-    body["model"] = entry.upstream_model or entry.id
-    async with Upstream(entry) as up:
+    async with Upstream(entry, tracer=ctx.tracer) as up:
+        body["model"] = up.model
         uploaded: list[str] = []
         try:
             for param in ("training_file", "validation_file"):
                 if ours := getattr(request, param):
                     uploaded.append(await up.upload(ctx, ours, filenames[param], envelope))
                     body[param] = uploaded[-1]
-            remote = await up.call("POST", "fine_tuning/jobs", json=body,
-                                   headers={"X-Request-Id": envelope.request_id})
+            remote = await up.call("POST", "fine_tuning/jobs", json=body, request_id=envelope.request_id)
         except errors.ApiError:
             for file_id in uploaded:  # best effort: no job will use them
                 try:
@@ -136,7 +118,7 @@ async def cancel(ctx: Context, job: JobRecord) -> JobRecord | None:
     entry = entry_of(ctx, job)
     if entry is None:
         raise unavailable(job)
-    async with Upstream(entry) as up:
+    async with Upstream(entry, tracer=ctx.tracer) as up:
         remote = await up.call("POST", f"fine_tuning/jobs/{job.upstream}/cancel")
     tables = Tables(ctx.store)
     updated = await tables.jobs.update({"_id": job.id, "status": {"$nin": list(TERMINAL)}},
@@ -153,7 +135,7 @@ async def relay(ctx: Context, job: JobRecord, action: str) -> JobRecord | None:
     entry = entry_of(ctx, job)
     if entry is None:
         raise unavailable(job)
-    async with Upstream(entry) as up:
+    async with Upstream(entry, tracer=ctx.tracer) as up:
         remote = await up.call("POST", f"fine_tuning/jobs/{job.upstream}/{action}")
     tables = Tables(ctx.store)
     status = remote.get("status") or ("paused" if action == "pause" else "queued")
@@ -185,7 +167,7 @@ async def poll(ctx: Context, job_id: str) -> None:
         await _end(tables, job, {"status": "failed", "finished_at": int(time.time()), "error": {
             "code": "model_not_available", "message": unavailable(job).message, "param": "model"}})
         return
-    async with Upstream(entry) as up:
+    async with Upstream(entry, tracer=ctx.tracer) as up:
         try:
             remote = await up.call("GET", f"fine_tuning/jobs/{job.upstream}")
         except errors.ApiError as err:

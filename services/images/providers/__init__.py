@@ -1,0 +1,1 @@
+"""Images providers, one module each, all behind `base.ImagesProvider`."""
