@@ -6,7 +6,7 @@ import os
 import pytest
 
 from services.audio.providers.local_whisper import model_dir
-from services.audio.transcripts import Transcript, render
+from services.audio.transcript_formats import Transcript, render
 from services.edge.reading import audio_form
 from shared import errors
 from shared.modelconfig import LocalTranscriptionModel

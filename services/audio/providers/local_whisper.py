@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import msgspec
 from opentelemetry.trace import Tracer
 
-from services.audio.transcripts import Transcript, render
+from services.audio.transcript_formats import Transcript, render
 from shared import errors
 from shared.modelconfig import LocalTranscriptionModel
 from shared.protocol.audio import (
