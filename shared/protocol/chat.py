@@ -33,8 +33,14 @@ class AudioPart(Struct, tag="input_audio", tag_field="type"):
     input_audio: InputAudio
 
 
+class InputFile(Struct, kw_only=True, omit_defaults=True):
+    filename: str | None = None
+    file_data: str | None = None  # base64
+    file_id: str | None = None
+
+
 class FilePart(Struct, tag="file", tag_field="type"):
-    file: dict[str, Any]
+    file: InputFile
 
 
 class RefusalPart(Struct, tag="refusal", tag_field="type"):

@@ -88,7 +88,7 @@ def _completion(req: completions.CompletionRequest) -> LlamaRequest:
 def _sampled(req: chat.ChatCompletionRequest | completions.CompletionRequest, **fields) -> LlamaRequest:
     """A request with the sampling fields chat and completions share, by OpenAI's defaults (not llama.cpp's)."""
     return LlamaRequest(temperature=1.0 if req.temperature is None else req.temperature,
-                        top_p=1.0 if req.top_p is None else req.top_p, stop=req.stop, seed=req.seed,
+                        top_p=1.0 if req.top_p is None else req.top_p, stop=req.stop,
                         presence_penalty=req.presence_penalty, frequency_penalty=req.frequency_penalty,
                         logit_bias=req.logit_bias, stream=True, stream_options=chat.StreamOptions(include_usage=True),
                         timings_per_token=True, **fields)
