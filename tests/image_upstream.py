@@ -97,6 +97,8 @@ class ImageUpstream(ThreadedApp):
         self.seen.append(seen)
         fields = dict(seen.fields)
         image = png(*_size(fields.get("size")), colour_of(seen.files[0][2] + fields.get("prompt", "").encode()))
+        if fields.get("stream", "").lower() in ("true", "1"):  # a form's boolean, read leniently
+            return await self._stream(request, image, fields)
         return self._answer(image, _count(fields, "n"), fields.get("response_format") or "url")
 
     def _answer(self, image: bytes, n: int, response_format: str) -> web.Response:
@@ -112,17 +114,18 @@ class ImageUpstream(ThreadedApp):
 
     async def _stream(self, request: web.Request, image: bytes, body: dict) -> web.StreamResponse:
         partials = _count(body, "partial_images")
+        kind = "image_edit" if request.path.endswith("/edits") else "image_generation"
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         common = {"created_at": int(time.time()), "size": "1024x1024", "quality": "low", "background": "opaque",
                   "output_format": "png", "b64_json": base64.b64encode(image).decode()}
         for index in range(partials):
-            event = {"type": "image_generation.partial_image", **common, "partial_image_index": index}
-            await response.write(b"event: image_generation.partial_image\ndata: " + _json(event) + b"\n\n")
-        done = {"type": "image_generation.completed", **common,
+            event = {"type": f"{kind}.partial_image", **common, "partial_image_index": index}
+            await response.write(f"event: {kind}.partial_image\ndata: ".encode() + _json(event) + b"\n\n")
+        done = {"type": f"{kind}.completed", **common,
                 "usage": {"total_tokens": 3, "input_tokens": 2, "output_tokens": 1,
                           "input_tokens_details": {"text_tokens": 2, "image_tokens": 0}}}
-        await response.write(b"event: image_generation.completed\ndata: " + _json(done) + b"\n\n")
+        await response.write(f"event: {kind}.completed\ndata: ".encode() + _json(done) + b"\n\n")
         await response.write_eof()
         return response
 

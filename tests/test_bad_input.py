@@ -52,6 +52,14 @@ def with_(**changes) -> bytes:
     (with_(stop=["a", "b", "c", "d", "e"]), "stop"),
     (with_(top_logprobs=21), "top_logprobs"),
     (with_(stream="yes"), "stream"),
+    (with_(messages=[{"role": "user", "content": [{"type": "file", "file": {"file_data": 5}}]}]),
+     "messages[0].content[0].file.file_data"),
+    (with_(response_format={"type": "xml"}), "response_format.type"),
+    (with_(response_format={"type": "json_schema"}), "response_format.json_schema"),
+    (with_(response_format={"type": "json_schema", "json_schema": {"schema": {}}}), "response_format.json_schema.name"),
+    (with_(tool_choice="sometimes"), "tool_choice"),
+    (with_(tool_choice={"type": "function"}), "tool_choice.function"),
+    (with_(tool_choice={"type": "function", "function": {}}), "tool_choice.function.name"),
 ])
 def test_chat_field_errors_name_the_param(post, body, param):
     status, answer, headers = post("/chat/completions", body)

@@ -3,6 +3,7 @@ a real OpenAI-compatible image server on loopback (tests/image_upstream.py); lin
 images served by Vivian itself."""
 
 import base64
+import json
 import urllib.parse
 
 import httpx2
@@ -96,6 +97,20 @@ def test_streamed_partial_images(client):
     assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
     assert [e.partial_image_index for e in events[:2]] == [0, 1]
     assert png_colour(base64.b64decode(events[-1].b64_json)) == colour_of(b"a lighthouse")
+
+
+@pytest.mark.parametrize("stream", ["true", "True", "1"])
+def test_streamed_edit_for_every_form_of_true(stack, stream):
+    """A form's `stream` is typed once, at the edge, for the edge and the service alike: "True" (what
+    Python's requests sends for True) streams as "true" does."""
+    answer = httpx2.post(f"{stack.base_url}/images/edits", headers={"Authorization": f"Bearer {stack.key}"},
+                         files={"image": ("p.png", png(4, 4, (7, 8, 9)), "image/png")},
+                         data={"model": "gpt-image-1", "prompt": "a hat", "stream": stream, "partial_images": "1"},
+                         timeout=120)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    events = [line.removeprefix("data: ") for line in answer.text.splitlines() if line.startswith("data: ")]
+    assert [json.loads(e)["type"] for e in events[:-1]] == ["image_edit.partial_image", "image_edit.completed"]
+    assert events[-1] == "[DONE]"
 
 
 def test_upstream_errors_keep_their_status_and_shape(client):

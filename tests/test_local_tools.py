@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from services.chat.providers import local_tools
+from shared import errors
 from shared.protocol.chat import ChatCompletionRequest
 
 WORDS = local_tools.ToolPlan(schema={}, words_are_json=False)
@@ -102,6 +103,15 @@ def test_plans():
     assert named.call_finish == "stop"
 
 
+@pytest.mark.parametrize("choice", [{"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [TOOL]}},
+                                    {"type": "custom", "custom": {"name": "f"}},
+                                    {"type": "function", "function": {"name": "g"}}])
+def test_tool_choices_the_local_model_cannot_follow_are_400(choice):
+    with pytest.raises(errors.ApiError) as caught:
+        local_tools.plan_for(request(tools=[TOOL], tool_choice=choice), None)
+    assert (caught.value.status, caught.value.param) == (400, "tool_choice")
+
+
 def test_history_becomes_plain_roles():
     req = request(messages=[
         {"role": "user", "content": "weather?"},
@@ -109,7 +119,7 @@ def test_history_becomes_plain_roles():
                                               "function": {"name": "w", "arguments": "{\"c\": 1}"}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     ])
-    messages = local_tools.llama_messages(req, None)
+    messages = msgspec.to_builtins(local_tools.llama_messages(req, None))  # as llama.cpp gets them
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert json.loads(messages[1]["content"]) == {"name": "w", "arguments": {"c": 1}}
     assert "sunny" in messages[2]["content"] and "w" in messages[2]["content"]

@@ -88,9 +88,9 @@ class ImagesService(BusService):
         try:
             if any(not f.key.startswith(INPUTS) for f in call.files):
                 raise errors.invalid_request("Unknown input image.", param="image")
-            fields = dict(call.fields)  # the edge checked these; repeated names are files, not fields
-            await self._draw(endpoint, envelope, replier, outcome, call, model=fields.get("model"),
-                             wanted=fields.get("response_format"), stream=fields.get("stream") == "true",
+            form = call.form  # typed by the edge
+            await self._draw(endpoint, envelope, replier, outcome, call, model=form.model,
+                             wanted=form.response_format, stream=bool(form.stream),
                              images=[(f, await self._input(f)) for f in call.files])
         finally:
             await asyncio.gather(*(self._store.remove(f.key) for f in call.files), return_exceptions=True)

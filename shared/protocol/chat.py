@@ -33,8 +33,14 @@ class AudioPart(Struct, tag="input_audio", tag_field="type"):
     input_audio: InputAudio
 
 
+class InputFile(Struct, kw_only=True, omit_defaults=True):
+    filename: str | None = None
+    file_data: str | None = None  # base64
+    file_id: str | None = None
+
+
 class FilePart(Struct, tag="file", tag_field="type"):
-    file: dict[str, Any]
+    file: InputFile
 
 
 class RefusalPart(Struct, tag="refusal", tag_field="type"):
@@ -111,6 +117,57 @@ class Tool(Struct, kw_only=True):
     function: FunctionDefinition
 
 
+# `tool_choice`: a mode, or an object tagged by `type`.
+
+
+class ToolName(Struct, kw_only=True):
+    name: str
+
+
+class NamedToolChoice(Struct, tag="function", tag_field="type"):
+    function: ToolName
+
+
+class NamedToolChoiceCustom(Struct, tag="custom", tag_field="type"):
+    custom: ToolName
+
+
+class AllowedTools(Struct, kw_only=True):
+    mode: Literal["auto", "required"]
+    tools: list[dict[str, Any]]  # tool definitions, e.g. {"type": "function", "function": {"name": …}}
+
+
+class AllowedToolsChoice(Struct, tag="allowed_tools", tag_field="type"):
+    allowed_tools: AllowedTools
+
+
+ToolChoiceOption = Literal["none", "auto", "required"] | NamedToolChoice | AllowedToolsChoice | NamedToolChoiceCustom
+
+# `response_format`, tagged by `type`.
+
+
+class ResponseFormatText(Struct, tag="text", tag_field="type"):
+    pass
+
+
+class ResponseFormatJsonObject(Struct, tag="json_object", tag_field="type"):
+    pass
+
+
+class JSONSchema(Struct, kw_only=True, omit_defaults=True):
+    name: str
+    description: str | None = None
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ResponseFormatJsonSchema(Struct, tag="json_schema", tag_field="type"):
+    json_schema: JSONSchema
+
+
+ResponseFormat = ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema
+
+
 Probability = Annotated[float, Meta(ge=0, le=1)]
 Penalty = Annotated[float, Meta(ge=-2, le=2)]
 Stop = str | Annotated[list[str], Meta(max_length=4)]
@@ -139,9 +196,9 @@ class ChatCompletionRequest(Struct, kw_only=True, omit_defaults=True):
     logit_bias: LogitBias | None = None
     logprobs: bool | None = None
     top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
-    response_format: dict[str, Any] | None = None
+    response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    tool_choice: ToolChoiceOption | None = None
     parallel_tool_calls: bool | None = None
 
 

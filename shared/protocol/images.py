@@ -7,7 +7,7 @@ the way the client asked for (see services/images/results.py), so it has no stru
 
 from typing import Annotated, Literal
 
-from msgspec import Meta, Raw, Struct
+from msgspec import Meta, Raw, Struct, field
 
 ResponseFormat = Literal["url", "b64_json"]
 
@@ -16,6 +16,18 @@ class ImageGenerationRequest(Struct, kw_only=True):
     """The fields the edge and the service read; every other field goes upstream untouched."""
 
     prompt: Annotated[str, Meta(min_length=1, max_length=32000)]
+    model: str | None = None
+    n: Annotated[int, Meta(ge=1, le=10)] | None = None
+    response_format: ResponseFormat | None = None
+    size: str | None = None
+    stream: bool | None = None
+
+
+class ImageFormFields(Struct, kw_only=True, omit_defaults=True):
+    """The text fields of an edit or variation form that the edge and the service read, typed once by
+    the edge; the form goes upstream as the client sent it (`ImageCall.fields`)."""
+
+    prompt: Annotated[str, Meta(min_length=1, max_length=32000)] | None = None  # an edit's, required there
     model: str | None = None
     n: Annotated[int, Meta(ge=1, le=10)] | None = None
     response_format: ResponseFormat | None = None
@@ -35,11 +47,13 @@ class ImageInput(Struct, kw_only=True):
 
 class ImageCall(Struct, kw_only=True, omit_defaults=True):
     """What the edge sends the images service. Generations carry the client's JSON `body`; edits
-    and variations the form's text `fields` in order (repeated names kept) and its `files`."""
+    and variations the form's text `fields` in order (repeated names kept), the same typed (`form`),
+    and its `files`."""
 
     origin: str  # scheme://host of the edge the client called: links to stored images start with it
     body: Raw = Raw(b"{}")
     fields: list[tuple[str, str]] = []
+    form: ImageFormFields = field(default_factory=ImageFormFields)
     files: list[ImageInput] = []
 
 

@@ -43,23 +43,24 @@ def plan_for(req: chat.ChatCompletionRequest, response_schema: dict | None) -> T
             raise errors.invalid_request(f"Tool `{tool.function.name}` parameters: {problem}.",
                                          param=f"tools[{i}].function.parameters", code="unsupported_schema")
     choice = req.tool_choice
-    words = True
-    if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        if choice.get("type") != "function" or name not in tools:
-            raise errors.invalid_request(f"tool_choice names no tool of this request: {name!r}.", param="tool_choice")
-        tools, words = {name: tools[name]}, False
-    elif choice == "required":
-        words = False
-    elif choice not in (None, "auto"):
-        raise errors.invalid_request(f"Invalid tool_choice: {choice!r}; expected none, auto, required or a "
-                                     "named function.", param="tool_choice")
+    match choice:
+        case chat.NamedToolChoice(function=tool) if tool.name in tools:
+            tools = {tool.name: tools[tool.name]}
+        case chat.NamedToolChoice(function=tool) | chat.NamedToolChoiceCustom(custom=tool):
+            # (a custom tool is none of them: this request's tools are functions)
+            raise errors.invalid_request(f"tool_choice names no tool of this request: {tool.name!r}.",
+                                         param="tool_choice")
+        case chat.AllowedToolsChoice():
+            raise errors.invalid_request("tool_choice of type 'allowed_tools' is not supported by this model; "
+                                         "expected none, auto, required or a named function.", param="tool_choice")
+    named = isinstance(choice, chat.NamedToolChoice)
+    words = choice in (None, "auto")  # "required" or a named function: a call
     calls = [{"type": "object", "properties": {"name": {"const": name},
                                                "arguments": tool.function.parameters or _EMPTY_PARAMETERS},
               "required": ["name", "arguments"], "additionalProperties": False} for name, tool in tools.items()]
     branches = list(calls)
     # OpenAI's default: several calls in one turn. A call named by tool_choice is made once.
-    parallel = req.parallel_tool_calls is not False and not isinstance(choice, dict)
+    parallel = req.parallel_tool_calls is not False and not named
     if parallel:
         branches.append({"type": "array", "items": calls[0] if len(calls) == 1 else {"anyOf": calls}, "minItems": 1})
     if words:
@@ -67,7 +68,7 @@ def plan_for(req: chat.ChatCompletionRequest, response_schema: dict | None) -> T
                          "required": ["response"], "additionalProperties": False})
     schema = branches[0] if len(branches) == 1 else {"anyOf": branches}
     return ToolPlan(schema=schema, words_are_json=response_schema is not None, words=words, parallel=parallel,
-                    call_finish="stop" if isinstance(choice, dict) else "tool_calls")
+                    call_finish="stop" if named else "tool_calls")
 
 
 def system_prompt(req: chat.ChatCompletionRequest, plan: ToolPlan) -> str:
@@ -89,10 +90,10 @@ def system_prompt(req: chat.ChatCompletionRequest, plan: ToolPlan) -> str:
     return "\n".join(lines)
 
 
-def llama_messages(req: chat.ChatCompletionRequest, plan: ToolPlan | None) -> list[dict]:
+def llama_messages(req: chat.ChatCompletionRequest, plan: ToolPlan | None) -> list[chat.Message]:
     """The conversation in roles every chat template knows: past calls and results become text."""
     names = {}
-    out: list[dict] = [{"role": "system", "content": system_prompt(req, plan)}] if plan else []
+    out: list[chat.Message] = [chat.SystemMessage(content=system_prompt(req, plan))] if plan else []
     for message in req.messages:
         match message:
             case chat.AssistantMessage(tool_calls=calls) if calls:
@@ -100,18 +101,18 @@ def llama_messages(req: chat.ChatCompletionRequest, plan: ToolPlan | None) -> li
                     names[call.id] = call.function.name
                 shown = [{"name": c.function.name, "arguments": _loads(c.function.arguments)} for c in calls]
                 text = json.dumps(shown[0] if len(shown) == 1 else shown)  # as the model is asked to answer
-                out.append({"role": "assistant", "content": text})
+                out.append(chat.AssistantMessage(content=text))
             case chat.ToolMessage():
                 name = names.get(message.tool_call_id, "the function")
-                out.append({"role": "user", "content": f"<tool_response name={json.dumps(name)}>\n"
-                                                       f"{text_of(message.content)}\n</tool_response>"})
+                out.append(chat.UserMessage(content=f"<tool_response name={json.dumps(name)}>\n"
+                                                    f"{text_of(message.content)}\n</tool_response>"))
             case chat.DeveloperMessage():
-                out.append({"role": "system", "content": text_of(message.content)})
+                out.append(chat.SystemMessage(content=text_of(message.content)))
             case chat.FunctionMessage():
-                out.append({"role": "user", "content": f"<tool_response name={json.dumps(message.name)}>\n"
-                                                       f"{message.content or ''}\n</tool_response>"})
-            case _:
-                out.append({"role": message.__struct_config__.tag, "content": text_of(message.content) or ""})
+                out.append(chat.UserMessage(content=f"<tool_response name={json.dumps(message.name)}>\n"
+                                                    f"{message.content or ''}\n</tool_response>"))
+            case _:  # system, user, assistant: their text only
+                out.append(type(message)(content=text_of(message.content) or ""))
     return out
 
 

@@ -4,11 +4,8 @@ GET /v1/images/content/{image_id} (a signed link to a stored image, needing no k
 An edit's or variation's files go from the form straight into the object store (`transfer`), one
 PUT each; the bus carries only their keys."""
 
-from typing import Annotated
-
 import msgspec
 from aiohttp import web
-from msgspec import Meta
 
 from services.edge import transfer
 from services.edge.context import SETTINGS
@@ -20,9 +17,9 @@ from shared.protocol.files import Download, StageRequest, StageTarget
 from shared.protocol.images import (
     ImageCall,
     ImageContentRequest,
+    ImageFormFields,
     ImageGenerationRequest,
     ImageInput,
-    ResponseFormat,
 )
 
 _decoder = msgspec.json.Decoder(ImageGenerationRequest)
@@ -32,16 +29,6 @@ _download = msgspec.json.Decoder(Download).decode
 FILE_FIELDS = {"image", "image[]", "mask"}
 MAX_IMAGES = 16  # per edit, as OpenAI's GPT image models take
 routes = web.RouteTableDef()
-
-
-class _FormFields(msgspec.Struct, kw_only=True):
-    """The text fields of an edit or variation form that we read ourselves (the rest go upstream)."""
-
-    prompt: Annotated[str, Meta(min_length=1, max_length=32000)] | None = None
-    model: str | None = None
-    n: Annotated[int, Meta(ge=1, le=10)] | None = None
-    response_format: ResponseFormat | None = None
-    stream: bool | None = None
 
 
 def _origin(request: web.Request) -> str:
@@ -86,7 +73,7 @@ async def _form_call(request: web.Request, subject: str, *, needs_prompt: bool) 
             else:
                 await part.release()
         parsed = _check(fields, files, needs_prompt=needs_prompt)
-        call = ImageCall(origin=_origin(request), fields=fields, files=files)
+        call = ImageCall(origin=_origin(request), fields=fields, form=parsed, files=files)
     except BaseException:  # the service never heard of these inputs: give them up now
         for staged in files:
             await transfer.abort(request, staged.key, subject=subjects.IMAGES_STAGE_ABORT)
@@ -103,11 +90,11 @@ def _field_name(name: str) -> str:
     return name
 
 
-def _check(fields: list[tuple[str, str]], files: list[ImageInput], *, needs_prompt: bool) -> _FormFields:
+def _check(fields: list[tuple[str, str]], files: list[ImageInput], *, needs_prompt: bool) -> ImageFormFields:
     if not any(f.field in ("image", "image[]") for f in files):
         raise errors.invalid_request("Missing required parameter: 'image'.", param="image",
                                      code="missing_required_parameter")
-    parsed = convert(dict(fields), _FormFields)
+    parsed = convert(dict(fields), ImageFormFields)
     if needs_prompt and parsed.prompt is None:
         raise errors.invalid_request("Missing required parameter: 'prompt'.", param="prompt",
                                      code="missing_required_parameter")
