@@ -28,8 +28,9 @@ def fresh_calls():
 
 
 async def test_agents_sdk_tool_loop():
-    """An Agents SDK agent with one function tool, on the Chat Completions API (the stack has no
-    Responses API): the model calls the tool, gets its result, and answers from it."""
+    """An Agents SDK agent with one function tool, on the Chat Completions API (the Responses API's
+    loop is in test_responses_agents.py): the model calls the tool, gets its result, and answers
+    from it."""
     model = OpenAIChatCompletionsModel(
         model=CHAT_MODEL, openai_client=AsyncOpenAI(base_url=BASE_URL, api_key=API_KEY, timeout=TIMEOUT,
                                                     max_retries=0))

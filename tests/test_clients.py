@@ -1,7 +1,8 @@
 """Official client libraries against the stack, on the default config's model (Qwen2.5-Coder-0.5B
 as `gpt-4`, all-MiniLM-L6-v2 as `text-embedding-3-small`): LangChain's standard chat-model and
 embeddings tests (langchain-tests with langchain-openai), and tool loops with the OpenAI Agents SDK
-and with LangChain's `bind_tools`.
+and with LangChain's `bind_tools`, and the Agents SDK on the Responses API with a conversations
+session.
 
 The clients live in their own venv (.venv-clients, `make install-clients`, every version pinned in
 clients/requirements.txt): langchain-tests brings pytest plugins (pytest-socket, syrupy, vcr,
@@ -18,6 +19,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests.responses_fixtures import responses_env
 from tests.stack import Stack, make_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -29,6 +31,7 @@ DEFAULT_CONFIG = os.path.join(ROOT, "config", "models.toml")
 CHAT = "test_langchain_standard.TestVivianChatOpenAI"
 EMBEDDINGS = "test_langchain_standard.TestVivianOpenAIEmbeddings"
 LOOPS = "test_tool_loops"
+RESPONSES = "test_responses_agents"
 
 # The standard tests that do not apply to the local models, each with its reason. Every other test
 # collected must pass.
@@ -44,8 +47,8 @@ NOT_APPLICABLE = {
 
 
 @pytest.fixture(scope="module")
-def default_stack(tmp_path_factory):
-    """nats, chat, embeddings and the edge, all on the default model config."""
+def default_stack(tmp_path_factory, mongo_url):
+    """nats, chat, embeddings, responses and the edge, all on the default model config."""
     s = Stack(home=str(tmp_path_factory.mktemp("clients")))
     env = {"VIVIAN_MODELS": DEFAULT_CONFIG}
     try:
@@ -53,6 +56,7 @@ def default_stack(tmp_path_factory):
         s.key = make_key(s.nats_url, name="clients")
         s.start_service("chat", env)
         s.start_service("embeddings", env)
+        s.start_service("responses", {**env, **responses_env(mongo_url)})
         s.start_edge()
         yield s
     finally:
@@ -100,3 +104,8 @@ def test_agents_sdk_and_langchain_tool_loops(default_stack, tmp_path):
     results = run_clients(default_stack, tmp_path, "test_tool_loops.py")
     assert results == {f"{LOOPS}::test_agents_sdk_tool_loop": ("passed", ""),
                        f"{LOOPS}::test_langchain_tool_loop": ("passed", "")}
+
+
+def test_agents_sdk_on_the_responses_api_with_a_conversations_session(default_stack, tmp_path):
+    results = run_clients(default_stack, tmp_path, "test_responses_agents.py")
+    assert results == {f"{RESPONSES}::test_agents_sdk_responses_tool_loop_in_a_conversations_session": ("passed", "")}
