@@ -155,6 +155,9 @@ async def test_a_service_cannot_call_another_domain(stack, project_client):
     ("audio", subjects.FILES_DELETE), ("images", subjects.BATCHES_CREATE), ("files", subjects.AUDIO_SPEECH),
     # jobs calls chat, embeddings and files for batch lines, and nothing else
     ("jobs", subjects.FILES_DELETE), ("jobs", subjects.FILES_LIST), ("jobs", subjects.IMAGES_GENERATIONS),
+    # responses calls chat for a response's model turns, and nothing else
+    ("responses", subjects.FILES_LIST), ("responses", subjects.EMBEDDINGS), ("responses", subjects.BATCHES_CREATE),
+    ("chat", subjects.RESPONSES),
     # nor may anyone else queue the jobs service's durable work
     ("edge", f"{subjects.JOBS_TASKS}.batches.run"), ("chat", f"{subjects.JOBS_TASKS}.batches.run"),
 ])
