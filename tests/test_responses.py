@@ -4,6 +4,7 @@ SDK: plain and streamed answers, the SDK's stream helper, function tools (a roun
 cannot run."""
 
 import json
+import time
 
 import openai
 import pytest
@@ -221,3 +222,33 @@ def test_unknown_model_and_unknown_fields(client):
                                        include=["message.output_text.logprobs"], reasoning={"effort": "low"},
                                        extra_body={"prompt_cache_key": "k", "some_future_field": {"a": 1}})
     assert response.status in ("completed", "incomplete") and response.reasoning.effort == "low"
+
+
+def test_a_stream_whose_client_goes_away_ends_cancelled(client):
+    """While it streams the stored response is `in_progress`; once its client leaves, the turn (and
+    the model's generation) stops, and the response ends `cancelled`, never stuck in progress."""
+    stream = client.responses.create(model=TEST_MODEL, input="Write a very long story about a dragon.",
+                                     max_output_tokens=2000, stream=True)
+    response_id = None
+    for event in stream:
+        if event.type == "response.created":
+            response_id = event.response.id
+        if event.type == "response.output_text.delta":
+            break
+    assert client.responses.retrieve(response_id).status == "in_progress"
+    stream.close()
+    deadline = time.monotonic() + 60
+    while (status := client.responses.retrieve(response_id).status) == "in_progress":
+        assert time.monotonic() < deadline, "the response stayed in_progress"
+        time.sleep(0.1)
+    assert status == "cancelled"
+
+
+def test_a_model_that_fails_is_an_openai_shaped_error(client):
+    """The chat service's own failure before any output (an upstream that does not answer) is the
+    HTTP error, plain or streamed, and nothing is stored half-made."""
+    for stream in (False, True):
+        with pytest.raises(openai.APIStatusError) as caught:
+            answer = client.responses.create(model="relay-unreachable", input="Hi", max_output_tokens=2, stream=stream)
+            list(answer)
+        assert caught.value.status_code >= 500 and caught.value.body["message"]
