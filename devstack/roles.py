@@ -122,5 +122,9 @@ def permissions() -> dict[str, dict]:
             f"$JS.API.STREAM.UPDATE.{s.JOBS_STREAM}",
             *kv_write(s.FINE_TUNED_BUCKET), *objects_write(s.ADAPTERS_BUCKET)]),
         # a response's model turns, and their cancels
-        "responses": _service("responses", publish=[s.CHAT_COMPLETIONS, s.CANCEL]),
+        "responses": _service("responses", publish=[
+            s.CHAT_COMPLETIONS, s.CANCEL,
+            # background responses: durable work
+            f"{s.RESPONSES_TASKS}.>", *_stream_read(s.RESPONSES_STREAM), *_stream_create(s.RESPONSES_STREAM),
+            f"$JS.API.STREAM.UPDATE.{s.RESPONSES_STREAM}"]),
     }

@@ -82,7 +82,7 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
     if method == "POST" and path == "/audio/translations":
         return "CreateTranslationResponseJson"
-    if method == "POST" and path == "/responses":
+    if (method == "POST" and path == "/responses") or (method == "GET" and re.fullmatch(r"/responses/[^/]+", path)):
         return "ResponseStreamEvent" if streamed else "Response"
     for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING + _CHAT_STORED + _RESPONSES:
         if method == verb and re.fullmatch(pattern, path):
@@ -134,7 +134,7 @@ _CHAT_STORED = [
 
 # /v1/responses (DELETE answers an object the spec does not describe) and /v1/conversations
 _RESPONSES = [
-    ("GET", r"/responses/[^/]+", "Response"),
+    ("POST", r"/responses/[^/]+/cancel", "Response"),
     ("GET", r"/responses/[^/]+/input_items", "ResponseItemList"),
     ("POST", r"/conversations", "ConversationResource"),
     ("GET", r"/conversations/[^/]+", "ConversationResource"),

@@ -37,17 +37,19 @@ class ResponsesService(BusService):
         super().__init__(nc, name=subjects.SERVICES["responses"], description="responses and conversations",
                          heartbeat_interval=heartbeat_interval, tracer_provider=tracer_provider)
         self._ctx = ctx
-        self._responses = Responses(ctx)
+        self.responses = Responses(ctx)
 
     def cancel(self, request_id: str) -> None:
-        self._responses.cancel(request_id)
+        self.responses.cancel(request_id)
 
     def endpoints(self) -> list[Endpoint]:
-        responses = self._responses
+        responses = self.responses
         return [
             Endpoint("responses_create", subjects.RESPONSES, "/v1/responses", responses.create),
             Endpoint("responses_retrieve", subjects.RESPONSES_RETRIEVE, "/v1/responses/{response_id}",
-                     self.answering(Responses.retrieve, responses)),
+                     responses.retrieve),
+            Endpoint("responses_cancel", subjects.RESPONSES_CANCEL, "/v1/responses/{response_id}/cancel",
+                     self.answering(Responses.cancel_response, responses)),
             Endpoint("responses_delete", subjects.RESPONSES_DELETE, "/v1/responses/{response_id}",
                      self.answering(Responses.delete, responses)),
             Endpoint("responses_input_items", subjects.RESPONSES_INPUT_ITEMS,

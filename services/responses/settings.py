@@ -14,3 +14,8 @@ class ResponsesSettings(msgspec.Struct, kw_only=True):
     # Calls to the chat service, which runs each model turn.
     call_timeout: float = 600.0  # the most one turn may take
     call_idle_timeout: float = 60.0  # silence (not even a heartbeat) that fails a turn
+    # Background responses (`background: true`): turns one replica runs at once; a turn not reported
+    # alive for `ack_wait` seconds (its replica died) goes to another, which ends it `failed`.
+    background_workers: int = 4
+    ack_wait: float = 30.0
+    stream_poll: float = 0.1  # seconds between looks for new events of a stream followed from the store

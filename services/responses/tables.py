@@ -5,12 +5,14 @@
   (`previous_response_id`, oldest first), so its whole context is one query away.
 - `conversations`: a conversation's id, project and metadata.
 - `conversation_items`: one record per item of a conversation, in the order they were added (`seq`).
+- `response_events`: the stream events of background responses (services/responses/events.py).
 """
 
 import msgspec
 from pymongo import AsyncMongoClient
 
 from services.kit.tables import Table
+from services.responses.events import EventRecord
 from shared.protocol.responses import Item, Response
 
 
@@ -20,6 +22,10 @@ class ResponseRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     response: Response
     input: list[Item]
     chain: list[str] = []
+    # A background response's turn, queued: the chat request that runs it, and the conversation
+    # its items go to.
+    chat_body: str = ""
+    conversation_id: str = ""
 
 
 class ConversationRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
@@ -45,10 +51,12 @@ class Tables:
         self.responses = Table(db["responses"], ResponseRecord)
         self.conversations = Table(db["conversations"], ConversationRecord)
         self.items = Table(db["conversation_items"], ConversationItemRecord)
+        self.events = Table(db["response_events"], EventRecord)
 
     async def ensure_indexes(self) -> None:
         # Index names are left to the server (nx-27017 does not keep custom ones).
         await self.items.collection.create_index([("conversation_id", 1), ("seq", 1)])
+        await self.events.collection.create_index([("response_id", 1), ("seq", 1)])
 
     async def close(self) -> None:
         await self._client.close()

@@ -353,6 +353,16 @@ StreamEvent = (ResponseCreated | ResponseInProgress | ResponseCompleted | Respon
 # ---------------------------------------------------------------- requests (edge → responses service)
 
 
+class ResponseRetrieveQuery(Struct, kw_only=True, omit_defaults=True):
+    """`GET /v1/responses/{response_id}`: the id and the query parameters (`stream=true` replays a
+    background response's events after `starting_after`, then follows it)."""
+
+    response_id: str
+    stream: bool = False
+    starting_after: Annotated[int, Meta(ge=-1)] = -1
+    include: list[str] | None = None
+
+
 class InputItemsQuery(Struct, kw_only=True, omit_defaults=True):
     """`GET /v1/responses/{response_id}/input_items`: the id and the query parameters."""
 

@@ -1,4 +1,5 @@
-"""POST /v1/responses, GET and DELETE /v1/responses/{response_id},
+"""POST /v1/responses, GET and DELETE /v1/responses/{response_id} (GET with `stream=true` replays
+and follows a background response's events), POST /v1/responses/{response_id}/cancel,
 GET /v1/responses/{response_id}/input_items"""
 
 import msgspec
@@ -7,7 +8,7 @@ from aiohttp import web
 from services.edge.relay import forward
 from services.edge.reading.body import convert, read_json
 from shared import subjects
-from shared.protocol.responses import InputItemsQuery, ResponseCreateRequest
+from shared.protocol.responses import InputItemsQuery, ResponseCreateRequest, ResponseRetrieveQuery
 
 _decoder = msgspec.json.Decoder(ResponseCreateRequest)
 _encode = msgspec.json.Encoder().encode
@@ -22,7 +23,14 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/v1/responses/{response_id}")
 async def retrieve(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.RESPONSES_RETRIEVE, _encode(request.match_info["response_id"]))
+    values = {name: value for name, value in request.query.items() if not name.startswith("include")}
+    query = convert({**values, "response_id": request.match_info["response_id"]}, ResponseRetrieveQuery)
+    return await forward(request, subjects.RESPONSES_RETRIEVE, _encode(query), stream=query.stream)
+
+
+@routes.post("/v1/responses/{response_id}/cancel")
+async def cancel(request: web.Request) -> web.StreamResponse:
+    return await forward(request, subjects.RESPONSES_CANCEL, _encode(request.match_info["response_id"]))
 
 
 @routes.delete("/v1/responses/{response_id}")
