@@ -135,6 +135,7 @@ _CHAT_STORED = [
 # /v1/responses (DELETE answers an object the spec does not describe) and /v1/conversations
 _RESPONSES = [
     ("POST", r"/responses/[^/]+/cancel", "Response"),
+    ("POST", r"/responses/input_tokens", "TokenCountsResource"),
     ("GET", r"/responses/[^/]+/input_items", "ResponseItemList"),
     ("POST", r"/conversations", "ConversationResource"),
     ("GET", r"/conversations/[^/]+", "ConversationResource"),

@@ -15,7 +15,8 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse", "ChatCompletionList",
          "ChatCompletionDeleted", "DeleteModelResponse", "ListFineTuningCheckpointPermissionResponse",
          "DeleteFineTuningCheckpointPermissionResponse", "Response", "ResponseStreamEvent", "ResponseItemList",
-         "ConversationResource", "DeletedConversationResource", "ConversationItemList", "ConversationItem"]
+         "ConversationResource", "DeletedConversationResource", "ConversationItemList", "ConversationItem",
+         "TokenCountsResource"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

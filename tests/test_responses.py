@@ -252,3 +252,13 @@ def test_a_model_that_fails_is_an_openai_shaped_error(client):
             answer = client.responses.create(model="relay-unreachable", input="Hi", max_output_tokens=2, stream=stream)
             list(answer)
         assert caught.value.status_code >= 500 and caught.value.body["message"]
+
+
+def test_input_tokens_counts_what_a_response_would_read(client):
+    given = dict(model=TEST_MODEL, input="What is the weather in Paris?", instructions="Be brief.", tools=[WEATHER])
+    counted = client.responses.input_tokens.count(**given)
+    assert counted.object == "response.input_tokens"
+    response = client.responses.create(**given, max_output_tokens=1)
+    assert counted.input_tokens == response.usage.input_tokens
+    chained = client.responses.input_tokens.count(model=TEST_MODEL, previous_response_id=response.id, input="More?")
+    assert chained.input_tokens > client.responses.input_tokens.count(model=TEST_MODEL, input="More?").input_tokens

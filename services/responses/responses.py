@@ -27,6 +27,7 @@ from shared.protocol.bus import Envelope, TokenCounts
 from shared.protocol.responses import (
     ConversationRef,
     InputItemsQuery,
+    InputTokens,
     Item,
     ItemList,
     Response,
@@ -81,20 +82,25 @@ class Responses:
 
     # ------------------------------------------------------------ POST /v1/responses
 
+    async def _prepare(self, project: str, request: ResponseCreateRequest) -> tuple[list, list[Item], Before, bytes]:
+        """The request's tools, its input items (stored form), what comes before them, and the chat
+        request that runs it all."""
+        tools = chat_translation.function_tools(request.tools)
+        given = items.parse(request.input, param="input")
+        before = await self._context(project, request)
+        given = [items.stored(item) for item in items.resolve(given, before.items)]
+        if not given and not before.items:
+            raise errors.invalid_request("Missing required parameter: 'input'.", param="input",
+                                         code="missing_required_parameter")
+        return tools, given, before, chat_translation.chat_request(request, before.items + given, tools)
+
     async def create(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         request = bus_service.decode(_create, envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
         if request.background and request.store is False:
             raise errors.invalid_request("A background response is stored: 'store' cannot be false.",
                                          param="store", code="invalid_value")
-        tools = chat_translation.function_tools(request.tools)
-        given = items.parse(request.input, param="input")
-        before = await self._context(envelope.project, request)
-        given = [items.stored(item) for item in items.resolve(given, before.items)]
-        if not given and not before.items:
-            raise errors.invalid_request("Missing required parameter: 'input'.", param="input",
-                                         code="missing_required_parameter")
-        body = chat_translation.chat_request(request, before.items + given, tools)
+        tools, given, before, body = await self._prepare(envelope.project, request)
         response = _response(request, tools, before)
         if request.background:
             return await self._queue(envelope, replier, response, body=body, given=given, before=before,
@@ -129,6 +135,15 @@ class Responses:
             raise errors.ApiError(500, turn.response.error.message, type="server_error")
         else:
             await replier.data(_encode(turn.response), usage=outcome.usage)
+
+    async def input_tokens(self, envelope: Envelope) -> InputTokens:
+        """`POST /v1/responses/input_tokens`: the model counts the request's whole input (context,
+        instructions, tools) as it would for a response, generating one token."""
+        request = bus_service.decode(_create, envelope.body)
+        request = msgspec.structs.replace(request, max_output_tokens=1, stream=None)
+        *_, body = await self._prepare(envelope.project, request)
+        return InputTokens(input_tokens=await turns.count_input(self._ctx, request_id=envelope.request_id,
+                                                                project=envelope.project, body=body))
 
     async def _context(self, project: str, request: ResponseCreateRequest) -> Before:
         if request.previous_response_id and request.conversation:

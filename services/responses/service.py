@@ -48,6 +48,8 @@ class ResponsesService(BusService):
             Endpoint("responses_create", subjects.RESPONSES, "/v1/responses", responses.create),
             Endpoint("responses_retrieve", subjects.RESPONSES_RETRIEVE, "/v1/responses/{response_id}",
                      responses.retrieve),
+            Endpoint("responses_input_tokens", subjects.RESPONSES_INPUT_TOKENS, "/v1/responses/input_tokens",
+                     self.answering(Responses.input_tokens, responses)),
             Endpoint("responses_cancel", subjects.RESPONSES_CANCEL, "/v1/responses/{response_id}/cancel",
                      self.answering(Responses.cancel_response, responses)),
             Endpoint("responses_delete", subjects.RESPONSES_DELETE, "/v1/responses/{response_id}",

@@ -21,7 +21,7 @@ from services.responses.tables import ConversationRecord, ResponseRecord
 from shared import errors, subjects
 from shared.bus import BusUnavailable, NoResponders
 from shared.protocol.bus import Data, Done, Envelope, Failure
-from shared.protocol.chat import ChatCompletionChunk
+from shared.protocol.chat import ChatCompletionChunk, Usage
 from shared.protocol.responses import Item, Response, StreamEvent
 
 log = logging.getLogger("responses")
@@ -79,6 +79,22 @@ async def run(ctx: Context, *, request_id: str, project: str, turn: chat_transla
     if before.conversation is not None and response.status != "failed":
         await conversations.append(ctx, before.conversation, [*given, *response.output])
     await emit(final)
+
+
+async def count_input(ctx: Context, *, request_id: str, project: str, body: bytes) -> int:
+    """The input tokens of the chat request `body` (sent with one output token): what the model
+    counts, its chat template and tool definitions included."""
+    call = Envelope(request_id=request_id, project=project, body=msgspec.Raw(body))
+    frames = ctx.caller.frames(subjects.CHAT_COMPLETIONS, call, idle_timeout=ctx.settings.call_idle_timeout)
+    async with asyncio.timeout(ctx.settings.call_timeout), contextlib.aclosing(frames):
+        frame = await _first(frames)
+        while not isinstance(frame, Done):
+            if isinstance(frame, Failure):
+                raise errors.ApiError.from_object(frame.status, frame.error)
+            if isinstance(frame, Data) and isinstance(usage := _chunk(frame.body).usage, Usage):
+                return usage.prompt_tokens
+            frame = await anext(frames)
+    raise errors.server_error("The model did not report its input tokens.")
 
 
 async def stopped(ctx: Context, request_id: str, response: Response, *, status: str = "cancelled",

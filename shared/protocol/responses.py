@@ -216,6 +216,12 @@ class Response(Struct, kw_only=True, tag="response", tag_field="object"):
     usage: ResponseUsage | UnsetType = UNSET
 
 
+class InputTokens(Struct, kw_only=True, tag="response.input_tokens", tag_field="object"):
+    """`POST /v1/responses/input_tokens`: what a response made of the same request would read."""
+
+    input_tokens: int
+
+
 class ResponseDeleted(Struct, kw_only=True, tag="response.deleted", tag_field="object"):
     id: str
     deleted: bool = True
