@@ -1,6 +1,7 @@
 """`python -m devstack` (what `make up` runs): nats-server, nx-27017, the chat (its stored
 completions in nx-27017), embeddings and audio services, the edge, the files service with its
-stores (SeaweedFS, nx-27017), the images service on the same object store, and the jobs service.
+stores (SeaweedFS, nx-27017), the images service on the same object store, the jobs service, and
+the responses service (its responses and conversations in nx-27017).
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), restarting a process that crashes (`supervisor`), and stops every
@@ -84,6 +85,10 @@ def main() -> int:
         started.append(images)
         processes.wait_for_line(os.path.join(logs, "images.log"), "serving", proc=images, timeout=60)
         files.start_jobs(home, nats_url=nats_url, auth=auth, mongo_url=stores["VIVIAN_MONGO_URL"], started=started)
+        responses = processes.spawn_module("services.responses", log_path=os.path.join(logs, "responses.log"),
+                                           env={**env, **auth.env("responses"), "VIVIAN_MONGO_URL": mongo_url})
+        started.append(responses)
+        processes.wait_for_line(os.path.join(logs, "responses.log"), "serving", proc=responses, timeout=60)
         key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key"), auth.path("keys")))
         print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
         print(f"VIVIAN_API_KEY={key}")

@@ -7,6 +7,7 @@
 - each service subscribes to its own subjects only (and `vivian.cancel`, and micro's `$SRV` pings),
   answers the callers (`edge`, `jobs`) on their inboxes, and uses its own JetStream buckets.
 - `jobs` is a caller too: a batch line goes to chat or embeddings, a file to and from files.
+- `responses` is a caller too: each model turn of a response goes to chat.
 
 Every role subscribes to replies under its own inbox prefix (`_INBOX.<role>.>`, see
 shared/buscredentials.py), so none can read another's answers. Anything not allowed is denied.
@@ -18,7 +19,7 @@ from shared import subjects as s
 # service's answer is many messages (stream frames, fragments of a large answer), which
 # `allow_responses` (one reply by default, or a per-request reply map the server keeps) fits
 # badly; publish rights on the callers' inbox prefixes fit.
-CALLERS = ("edge", "jobs")
+CALLERS = ("edge", "jobs", "responses")
 
 # The subjects each service serves (subscribes to, in its queue group).
 SERVES = {
@@ -28,6 +29,7 @@ SERVES = {
     "images": ["vivian.images.>"],
     "files": ["vivian.files.>", "vivian.uploads.>"],
     "jobs": ["vivian.batches.>", "vivian.fine_tuning.>", s.MODELS_DELETE],
+    "responses": [s.RESPONSES, f"{s.RESPONSES}.>", "vivian.conversations.>"],
 }
 SERVICES = tuple(SERVES)
 ROLES = ("edge", "keys", *SERVICES)
@@ -119,4 +121,10 @@ def permissions() -> dict[str, dict]:
             f"{s.JOBS_TASKS}.>", *_stream_read(s.JOBS_STREAM), *_stream_create(s.JOBS_STREAM),
             f"$JS.API.STREAM.UPDATE.{s.JOBS_STREAM}",
             *kv_write(s.FINE_TUNED_BUCKET), *objects_write(s.ADAPTERS_BUCKET)]),
+        # a response's model turns, and their cancels
+        "responses": _service("responses", publish=[
+            s.CHAT_COMPLETIONS, s.CANCEL,
+            # background responses: durable work
+            f"{s.RESPONSES_TASKS}.>", *_stream_read(s.RESPONSES_STREAM), *_stream_create(s.RESPONSES_STREAM),
+            f"$JS.API.STREAM.UPDATE.{s.RESPONSES_STREAM}"]),
     }

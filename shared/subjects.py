@@ -55,7 +55,7 @@ QUEUE_GROUP = "q"
 # Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
 # when every one of them answers a ping.
 SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio",
-            "images": "vivian-images", "jobs": JOBS_SERVICE}
+            "images": "vivian-images", "jobs": JOBS_SERVICE, "responses": "vivian-responses"}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"
@@ -90,3 +90,22 @@ CHAT_COMPLETIONS_RETRIEVE = "vivian.chat.completions.retrieve"
 CHAT_COMPLETIONS_UPDATE = "vivian.chat.completions.update"
 CHAT_COMPLETIONS_DELETE = "vivian.chat.completions.delete"
 CHAT_COMPLETIONS_MESSAGES = "vivian.chat.completions.messages"
+
+# /v1/responses and /v1/conversations, served by the responses service (services/responses/).
+RESPONSES = "vivian.responses"
+RESPONSES_RETRIEVE = "vivian.responses.retrieve"
+RESPONSES_DELETE = "vivian.responses.delete"
+RESPONSES_INPUT_ITEMS = "vivian.responses.input_items"
+RESPONSES_CANCEL = "vivian.responses.cancel"
+RESPONSES_INPUT_TOKENS = "vivian.responses.input_tokens"
+CONVERSATIONS_CREATE = "vivian.conversations.create"
+CONVERSATIONS_RETRIEVE = "vivian.conversations.retrieve"
+CONVERSATIONS_UPDATE = "vivian.conversations.update"
+CONVERSATIONS_DELETE = "vivian.conversations.delete"
+CONVERSATIONS_ITEMS_LIST = "vivian.conversations.items.list"
+CONVERSATIONS_ITEMS_CREATE = "vivian.conversations.items.create"
+CONVERSATIONS_ITEMS_RETRIEVE = "vivian.conversations.items.retrieve"
+CONVERSATIONS_ITEMS_DELETE = "vivian.conversations.items.delete"
+# Background responses: a JetStream work-queue stream of turns, shared by every responses replica.
+RESPONSES_STREAM = "VIVIAN_RESPONSES"
+RESPONSES_TASKS = "vivian.tasks.responses"

@@ -82,7 +82,9 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "CreateTranscriptionResponseStreamEvent" if streamed else "CreateTranscriptionResponseJson"
     if method == "POST" and path == "/audio/translations":
         return "CreateTranslationResponseJson"
-    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING + _CHAT_STORED:
+    if (method == "POST" and path == "/responses") or (method == "GET" and re.fullmatch(r"/responses/[^/]+", path)):
+        return "ResponseStreamEvent" if streamed else "Response"
+    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING + _CHAT_STORED + _RESPONSES:
         if method == verb and re.fullmatch(pattern, path):
             return schema
     return None
@@ -128,6 +130,21 @@ _CHAT_STORED = [
     ("GET", r"/chat/completions/[^/]+", "CreateChatCompletionResponse"),
     ("POST", r"/chat/completions/[^/]+", "CreateChatCompletionResponse"),
     ("DELETE", r"/chat/completions/[^/]+", "ChatCompletionDeleted"),
+]
+
+# /v1/responses (DELETE answers an object the spec does not describe) and /v1/conversations
+_RESPONSES = [
+    ("POST", r"/responses/[^/]+/cancel", "Response"),
+    ("POST", r"/responses/input_tokens", "TokenCountsResource"),
+    ("GET", r"/responses/[^/]+/input_items", "ResponseItemList"),
+    ("POST", r"/conversations", "ConversationResource"),
+    ("GET", r"/conversations/[^/]+", "ConversationResource"),
+    ("POST", r"/conversations/[^/]+", "ConversationResource"),
+    ("DELETE", r"/conversations/[^/]+", "DeletedConversationResource"),
+    ("GET", r"/conversations/[^/]+/items", "ConversationItemList"),
+    ("POST", r"/conversations/[^/]+/items", "ConversationItemList"),
+    ("GET", r"/conversations/[^/]+/items/[^/]+", "ConversationItem"),
+    ("DELETE", r"/conversations/[^/]+/items/[^/]+", "ConversationResource"),
 ]
 
 
@@ -182,7 +199,8 @@ class Recorder:
             kind = "ErrorResponse" if streamed and isinstance(obj, dict) and "error" in obj else schema
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
-            if kind in ("ListFilesResponse", "ListBatchesResponse", "ChatCompletionList"):
+            if kind in ("ListFilesResponse", "ListBatchesResponse", "ChatCompletionList", "ResponseItemList",
+                        "ConversationItemList"):
                 obj = _empty_page(obj)
             if kind == "FineTuningJob" and obj.get("status") == "paused":
                 obj = {**obj, "status": "running"}  # the spec's enum lacks it; its own pause example answers it

@@ -155,6 +155,9 @@ async def test_a_service_cannot_call_another_domain(stack, project_client):
     ("audio", subjects.FILES_DELETE), ("images", subjects.BATCHES_CREATE), ("files", subjects.AUDIO_SPEECH),
     # jobs calls chat, embeddings and files for batch lines, and nothing else
     ("jobs", subjects.FILES_DELETE), ("jobs", subjects.FILES_LIST), ("jobs", subjects.IMAGES_GENERATIONS),
+    # responses calls chat for a response's model turns, and nothing else
+    ("responses", subjects.FILES_LIST), ("responses", subjects.EMBEDDINGS), ("responses", subjects.BATCHES_CREATE),
+    ("chat", subjects.RESPONSES), ("edge", f"{subjects.RESPONSES_TASKS}.run"),
     # nor may anyone else queue the jobs service's durable work
     ("edge", f"{subjects.JOBS_TASKS}.batches.run"), ("chat", f"{subjects.JOBS_TASKS}.batches.run"),
 ])
@@ -234,7 +237,7 @@ def test_every_request_subject_is_served_by_one_role():
     service on a locked bus: devstack/roles.py must name it."""
     requests = {value for name, value in vars(subjects).items()
                 if name.isupper() and isinstance(value, str) and value.startswith("vivian.")
-                and value not in (subjects.CANCEL, subjects.JOBS_TASKS)}
+                and value not in (subjects.CANCEL, subjects.JOBS_TASKS, subjects.RESPONSES_TASKS)}
     assert len(requests) > 30
     for subject in requests:
         servers = [role for role, served in roles.SERVES.items() if any(matches(p, subject) for p in served)]

@@ -14,7 +14,9 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "ImageGenStreamEvent", "Batch", "ListBatchesResponse", "FineTuningJob", "ListPaginatedFineTuningJobsResponse",
          "ListFineTuningJobEventsResponse", "ListFineTuningJobCheckpointsResponse", "ChatCompletionList",
          "ChatCompletionDeleted", "DeleteModelResponse", "ListFineTuningCheckpointPermissionResponse",
-         "DeleteFineTuningCheckpointPermissionResponse"]
+         "DeleteFineTuningCheckpointPermissionResponse", "Response", "ResponseStreamEvent", "ResponseItemList",
+         "ConversationResource", "DeletedConversationResource", "ConversationItemList", "ConversationItem",
+         "TokenCountsResource"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

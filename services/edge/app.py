@@ -13,6 +13,7 @@ from services.edge.routes import (
     batches,
     chat,
     completions,
+    conversations,
     embeddings,
     files,
     fine_tuning,
@@ -22,6 +23,7 @@ from services.edge.routes import (
     metrics,
     models,
     moderations,
+    responses,
     uploads,
 )
 from services.edge.settings import EdgeSettings
@@ -60,7 +62,7 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
     for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, batches,
-                   fine_tuning, fine_tuning_checkpoints, health):
+                   fine_tuning, fine_tuning_checkpoints, responses, conversations, health):
         app.add_routes(module.routes)
     if not settings.metrics_port:  # else only on its own address: create_metrics_app
         app.add_routes(metrics.routes)

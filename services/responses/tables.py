@@ -1,0 +1,62 @@
+"""The responses service's records in MongoDB (services/kit/tables.py says what of MongoDB is used).
+
+- `responses`: one record per stored response, owned by its project: the Response object, the
+  items of its request's input, and `chain`, the ids of the stored responses before it
+  (`previous_response_id`, oldest first), so its whole context is one query away.
+- `conversations`: a conversation's id, project and metadata.
+- `conversation_items`: one record per item of a conversation, in the order they were added (`seq`).
+- `response_events`: the stream events of background responses (services/responses/events.py).
+"""
+
+import msgspec
+from pymongo import AsyncMongoClient
+
+from services.kit.tables import Table
+from services.responses.events import EventRecord
+from shared.protocol.responses import Item, Response
+
+
+class ResponseRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
+    id: str
+    project: str
+    response: Response
+    input: list[Item]
+    chain: list[str] = []
+    # A background response's turn, queued: the chat request that runs it, and the conversation
+    # its items go to.
+    chat_body: str = ""
+    conversation_id: str = ""
+
+
+class ConversationRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
+    id: str
+    project: str
+    created_at: int
+    metadata: dict[str, str] = {}
+
+
+class ConversationItemRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
+    id: str  # `<conversation id>/<item id>`: an item id is unique within its conversation
+    conversation_id: str
+    project: str
+    seq: str
+    item: Item
+
+
+class Tables:
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self._client = AsyncMongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000),
+                                        connectTimeoutMS=int(timeout * 1000))
+        db = self._client.get_default_database(default="vivian")
+        self.responses = Table(db["responses"], ResponseRecord)
+        self.conversations = Table(db["conversations"], ConversationRecord)
+        self.items = Table(db["conversation_items"], ConversationItemRecord)
+        self.events = Table(db["response_events"], EventRecord)
+
+    async def ensure_indexes(self) -> None:
+        # Index names are left to the server (nx-27017 does not keep custom ones).
+        await self.items.collection.create_index([("conversation_id", 1), ("seq", 1)])
+        await self.events.collection.create_index([("response_id", 1), ("seq", 1)])
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,102 @@
+"""Background responses (`background: true`): durable work on JetStream that any replica runs,
+polled, streamed (and replayed from any sequence number), cancelled; and a replica killed in the
+middle of one never leaves it `in_progress`."""
+
+import os
+import signal
+import time
+
+import openai
+import pytest
+
+from devstack import processes
+from tests.responses_fixtures import responses_env
+from tests.files_fixtures import sdk_client
+from tests.stack import TEST_MODEL, local_models_toml, make_key
+
+LONG = "Write a very long story about a dragon."
+
+
+@pytest.fixture(scope="module")
+def client(responses_client):
+    return responses_client()
+
+
+def wait_until_ended(client, response_id, timeout=120):
+    deadline = time.monotonic() + timeout
+    while (response := client.responses.retrieve(response_id)).status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline, f"{response_id} stayed {response.status}"
+        time.sleep(0.1)
+    return response
+
+
+def test_background_response_is_queued_then_polled(client):
+    queued = client.responses.create(model=TEST_MODEL, input="Say hi.", max_output_tokens=5, background=True)
+    assert queued.status == "queued" and queued.background and queued.output == []
+    done = wait_until_ended(client, queued.id)
+    assert done.status in ("completed", "incomplete") and done.output_text and done.usage.output_tokens > 0
+
+
+def test_background_stream_and_its_replay_from_any_sequence_number(client):
+    events = list(client.responses.create(model=TEST_MODEL, input="Say hi.", max_output_tokens=5, background=True,
+                                          stream=True))
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert events[0].type == "response.created" and events[-1].type in ("response.completed", "response.incomplete")
+    response_id = events[0].response.id
+    replayed = list(client.responses.retrieve(response_id, stream=True))
+    assert [event.model_dump() for event in replayed] == [event.model_dump() for event in events]
+    tail = list(client.responses.retrieve(response_id, stream=True, starting_after=3))
+    assert [event.sequence_number for event in tail] == list(range(4, len(events)))
+
+
+def test_cancel_a_background_response(client):
+    queued = client.responses.create(model=TEST_MODEL, input=LONG, max_output_tokens=2000, background=True)
+    stream = client.responses.retrieve(queued.id, stream=True)
+    for event in stream:  # it runs
+        if event.type == "response.output_text.delta":
+            break
+    cancelled = client.responses.cancel(queued.id)
+    assert cancelled.status == "cancelled"
+    time.sleep(1)
+    assert client.responses.retrieve(queued.id).status == "cancelled"
+    assert client.responses.cancel(queued.id).status == "cancelled"  # again: answered as it is
+    foreground = client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2)
+    with pytest.raises(openai.BadRequestError):
+        client.responses.cancel(foreground.id)
+    with pytest.raises(openai.BadRequestError):
+        client.responses.retrieve(foreground.id, stream=True).close()
+
+
+def test_background_must_be_stored(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=TEST_MODEL, input="Hi", background=True, store=False)
+    assert caught.value.body["param"] == "store"
+
+
+def test_a_replica_killed_mid_response_leaves_it_failed_never_in_progress(new_stack, mongo_url):
+    """Two replicas share the work; the one running a background response is killed (-9). After
+    `ack_wait` JetStream hands the turn to the other, which ends it `failed` with an error (and a
+    terminal event for whoever follows its stream)."""
+    stack = new_stack
+    stack.start_nats()
+    stack.key = make_key(stack.nats_url)
+    stack.start_chat(local_models_toml())
+    env = {**responses_env(mongo_url), "VIVIAN_ACK_WAIT": "2"}
+    stack.start_service("responses", env=env)
+    replicas = {"responses": stack.procs["responses"]}
+    proc = processes.spawn_module("services.responses", log_path=stack.log("responses-2"), env={
+        "VIVIAN_NATS_URL": stack.nats_url, **stack.auth.env("responses"), "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **env})
+    stack.procs["responses-2"] = replicas["responses-2"] = proc
+    processes.wait_for_line(stack.log("responses-2"), "serving", proc=proc, timeout=60)
+    stack.start_edge()
+    client = sdk_client(stack, stack.key)
+    queued = client.responses.create(model=TEST_MODEL, input=LONG, max_output_tokens=4000, background=True)
+    deadline = time.monotonic() + 60
+    while not (running := [name for name in replicas if f"{queued.id}: running" in stack.read_log(name)]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.kill(replicas[running[0]].pid, signal.SIGKILL)
+    ended = wait_until_ended(client, queued.id)
+    assert ended.status == "failed" and ended.error.code == "server_error" and ended.error.message
+    events = list(client.responses.retrieve(queued.id, stream=True))
+    assert events[-1].type == "response.failed"
