@@ -22,7 +22,8 @@ def responses_env(mongo_url: str) -> dict[str, str]:
 def responses(stack: Stack, mongo_url) -> Iterator[Stack]:
     """The responses service on the session stack (its edge serves /v1/responses and
     /v1/conversations; the stack's chat service runs the turns)."""
-    stack.start_service("responses", env=responses_env(mongo_url))
+    stack.responses_env = responses_env(mongo_url)
+    stack.start_service("responses", env=stack.responses_env)
     try:
         yield stack
     finally:

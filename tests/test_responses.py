@@ -9,6 +9,12 @@ import time
 import openai
 import pytest
 
+from services.responses import janitor
+from services.responses.context import Context
+from services.responses.events import EventLog
+from services.responses.settings import ResponsesSettings
+from services.responses.tables import Tables
+from shared.settings import from_env
 from tests.stack import TEST_MODEL
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
@@ -262,3 +268,20 @@ def test_input_tokens_counts_what_a_response_would_read(client):
     assert counted.input_tokens == response.usage.input_tokens
     chained = client.responses.input_tokens.count(model=TEST_MODEL, previous_response_id=response.id, input="More?")
     assert chained.input_tokens > client.responses.input_tokens.count(model=TEST_MODEL, input="More?").input_tokens
+
+
+async def test_stored_responses_are_kept_for_their_retention(client, responses):
+    """A sweep deletes a stored response past `retention_days` (30 by default, as OpenAI keeps them)."""
+    response = client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2)
+    settings = from_env(ResponsesSettings, responses.responses_env)
+    tables = Tables(settings.mongo_url)
+    ctx = Context(nc=None, js=None, caller=None, tables=tables, events=EventLog(tables.events, poll=0.1),
+                  settings=settings)
+    try:
+        await janitor.sweep(ctx, now=time.time() + 29 * 86400)
+        assert client.responses.retrieve(response.id).id == response.id
+        await janitor.sweep(ctx, now=time.time() + 31 * 86400)
+    finally:
+        await tables.close()
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(response.id)
