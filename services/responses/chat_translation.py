@@ -18,6 +18,7 @@ from shared.protocol.chat import ChatCompletionChunk, Usage
 from shared.protocol.responses import (
     ContentPartAdded,
     ContentPartDone,
+    ErrorEvent,
     FormatJsonObject,
     FormatJsonSchema,
     FunctionCall,
@@ -40,6 +41,8 @@ from shared.protocol.responses import (
     OutputTokensDetails,
     Reasoning,
     Refusal,
+    RefusalDelta,
+    RefusalDone,
     Response,
     ResponseCompleted,
     ResponseCreated,
@@ -306,7 +309,8 @@ class Turn:
     def _refusal(self, text: str) -> list[StreamEvent]:
         events = self._open_part(Refusal(refusal=""))
         self._part.refusal += text
-        return events  # the refusal's own delta events are left out: no model here refuses
+        return events + [self._event(RefusalDelta, item_id=self._message.id, output_index=self._output_index,
+                                     content_index=len(self._message.content) - 1, delta=text)]
 
     def _close_part(self) -> list[StreamEvent]:
         part, self._part = self._part, None
@@ -314,7 +318,8 @@ class Turn:
             return []
         where = {"item_id": self._message.id, "output_index": self._output_index,
                  "content_index": len(self._message.content) - 1}
-        events = [self._event(OutputTextDone, **where, text=part.text)] if isinstance(part, OutputText) else []
+        events = [self._event(OutputTextDone, **where, text=part.text) if isinstance(part, OutputText)
+                  else self._event(RefusalDone, **where, refusal=part.refusal)]
         return events + [self._event(ContentPartDone, **where, part=msgspec.structs.replace(part))]
 
     def _close_message(self, status: str) -> list[StreamEvent]:
@@ -381,3 +386,7 @@ class Turn:
         self.response = msgspec.structs.replace(self.response, status="failed",
                                                 error=ResponseError(code=code, message=err.message))
         return events + [self._event(ResponseFailed, response=self.response)]
+
+    def error(self, err: errors.ApiError) -> StreamEvent:
+        """The `error` event: the turn broke after its stream began, beyond what `fail` covers."""
+        return self._event(ErrorEvent, code=err.code or err.type, message=err.message, param=err.param)

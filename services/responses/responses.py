@@ -123,6 +123,18 @@ class Responses:
                 raise  # the service is stopping: `BusService` tells the client
             outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
             return
+        except Exception as exc:
+            if not outcome.chunks:
+                raise  # nothing sent yet: the error is the answer
+            # The stream has begun: its end is an `error` event.
+            err = exc if isinstance(exc, errors.ApiError) else errors.server_error()
+            if not isinstance(exc, errors.ApiError):
+                log.exception("request_id=%s: the turn of %s broke mid-stream", envelope.request_id,
+                              turn.response.id)
+            await replier.data(_encode(turn.error(err)))
+            await replier.done()
+            outcome.failed(err.status, err.code or err.type)
+            return
         finally:
             del self._running[envelope.request_id]
             self._stopped.discard(envelope.request_id)
