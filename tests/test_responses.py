@@ -270,6 +270,21 @@ def test_input_tokens_counts_what_a_response_would_read(client):
     assert chained.input_tokens > client.responses.input_tokens.count(model=TEST_MODEL, input="More?").input_tokens
 
 
+def test_truncation_auto_drops_the_oldest_turns_that_do_not_fit(client):
+    """The test model reads 4096 tokens: ten turns of about 600 do not fit. `disabled` (the
+    default) is the model's 400; `auto` drops the oldest turns until the rest fits."""
+    turns = []
+    for i in range(10):
+        turns += [{"role": "user", "content": f"Turn {i}: " + "hello " * 600}, {"role": "assistant", "content": "Ok."}]
+    given = [{"role": "system", "content": "You are terse."}, *turns, {"role": "user", "content": "Bye."}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=TEST_MODEL, input=given, max_output_tokens=2)
+    assert caught.value.body["code"] == "context_length_exceeded"
+    response = client.responses.create(model=TEST_MODEL, input=given, max_output_tokens=2, truncation="auto")
+    assert response.truncation == "auto" and 1000 < response.usage.input_tokens < 4096
+    assert len(client.responses.input_items.list(response.id, limit=100).data) == len(given)  # stored whole
+
+
 async def test_stored_responses_are_kept_for_their_retention(client, responses):
     """A sweep deletes a stored response past `retention_days` (30 by default, as OpenAI keeps them)."""
     response = client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2)

@@ -62,6 +62,9 @@ def test_cancel_a_background_response(client):
     for event in stream:  # it runs
         if event.type == "response.output_text.delta":
             break
+    with pytest.raises(openai.BadRequestError) as caught:  # its context is not there yet
+        client.responses.create(model=TEST_MODEL, input="Go on.", previous_response_id=queued.id)
+    assert caught.value.body["param"] == "previous_response_id"
     cancelled = client.responses.cancel(queued.id)
     assert cancelled.status == "cancelled"
     time.sleep(1)

@@ -197,6 +197,16 @@ def messages(instructions: str | None, context: list[Item]) -> list[dict]:
     return found
 
 
+def without_oldest_turn(context: list[Item]) -> list[Item] | None:
+    """`context` less its oldest turn (everything before its second user message, but for system
+    and developer messages), for `truncation: auto`; None when a single turn is left."""
+    users = [i for i, item in enumerate(context) if isinstance(item, Message) and item.role == "user"]
+    if len(users) < 2:
+        return None
+    kept = [item for item in context[:users[1]] if isinstance(item, Message) and item.role in ("system", "developer")]
+    return kept + context[users[1]:]
+
+
 def chat_request(request: ResponseCreateRequest, context: list[Item], tools: list[FunctionTool]) -> bytes:
     """The chat completions request (JSON) that runs `request` on `context`."""
     choice, offered = _tool_choice(request.tool_choice, tools)

@@ -115,8 +115,8 @@ class Responses:
 
         self._running[envelope.request_id] = asyncio.current_task()
         try:
-            await turns.run(self._ctx, request_id=envelope.request_id, project=envelope.project, turn=turn, body=body,
-                            given=given, before=before, emit=emit)
+            await self._truncating(envelope, request, tools, turn=turn, body=body, given=given, before=before,
+                                   emit=emit)
         except asyncio.CancelledError:
             await asyncio.shield(turns.stopped(self._ctx, envelope.request_id, turn.response))
             if envelope.request_id not in self._stopped:
@@ -148,6 +148,23 @@ class Responses:
         else:
             await replier.data(_encode(turn.response), usage=outcome.usage)
 
+    async def _truncating(self, envelope: Envelope, request: ResponseCreateRequest, tools, *, turn, body: bytes,
+                          given: list[Item], before: Before, emit) -> None:
+        """Run the turn; with `truncation: auto`, a context too long for the model loses its oldest
+        turns until it fits (what is stored stays whole: only the model reads less)."""
+        context = before.items + given
+        while True:
+            try:
+                return await turns.run(self._ctx, request_id=envelope.request_id, project=envelope.project,
+                                       turn=turn, body=body, given=given, before=before, emit=emit)
+            except errors.ApiError as err:
+                shorter = chat_translation.without_oldest_turn(context) \
+                    if request.truncation == "auto" and err.code == "context_length_exceeded" else None
+                if shorter is None:
+                    raise
+                context = shorter
+                body = chat_translation.chat_request(request, context, tools)
+
     async def input_tokens(self, envelope: Envelope) -> InputTokens:
         """`POST /v1/responses/input_tokens`: the model counts the request's whole input (context,
         instructions, tools) as it would for a response, generating one token."""
@@ -174,6 +191,9 @@ class Responses:
         if previous is None:
             raise errors.ApiError(404, f"Previous response with id '{request.previous_response_id}' not found.",
                                   param="previous_response_id", code="previous_response_not_found")
+        if previous.response.status in RUNNING:
+            raise errors.invalid_request(f"Previous response with id '{previous.id}' is still in progress.",
+                                         param="previous_response_id", code="invalid_value")
         found = {r.id: r for r in await table.find({"_id": {"$in": previous.chain}, "project": project})} \
             if previous.chain else {}
         before: list[Item] = []
