@@ -15,7 +15,9 @@ from tests.stack import Stack, make_key
 
 
 def responses_env(mongo_url: str) -> dict[str, str]:
-    return {"VIVIAN_MONGO_URL": with_database(mongo_url, f"vivian_tests_responses_{secrets.token_hex(4)}")}
+    """A database of its own; compaction summaries kept short (the local model is slow)."""
+    return {"VIVIAN_MONGO_URL": with_database(mongo_url, f"vivian_tests_responses_{secrets.token_hex(4)}"),
+            "VIVIAN_COMPACT_TOKENS": "64"}
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,7 @@ MODELS = {
     "/models/{model}": [TEST_MODEL, "gpt-4", "all-minilm-l6-v2", "whisper-1", "dall-e-2"],
     "/responses": [TEST_MODEL, "gpt-4"],
     "/responses/input_tokens": [TEST_MODEL, "gpt-4"],
+    "/responses/compact": [TEST_MODEL, "gpt-4"],
 }
 MAX_TOKENS = 8  # what a case may ask the local model to generate, per choice
 MAX_CHOICES = 2  # `n`, `best_of`

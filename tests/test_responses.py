@@ -270,6 +270,30 @@ def test_input_tokens_counts_what_a_response_would_read(client):
     assert chained.input_tokens > client.responses.input_tokens.count(model=TEST_MODEL, input="More?").input_tokens
 
 
+def test_compact_keeps_user_messages_and_summarizes_the_rest(client):
+    call = {"type": "function_call", "call_id": "call_7", "name": "get_weather", "arguments": '{"city": "Lyon"}'}
+    context = [{"role": "user", "content": "What is the weather in Lyon?"}, call,
+               {"type": "function_call_output", "call_id": "call_7", "output": "Sunny and 25 C in Lyon."},
+               {"role": "assistant", "content": "It is sunny and 25 C in Lyon."}]
+    first = client.responses.create(model=TEST_MODEL, input=context, max_output_tokens=2)
+    compacted = client.responses.compact(model=TEST_MODEL, previous_response_id=first.id,
+                                         input=[{"role": "user", "content": "Thanks!"}])
+    assert compacted.object == "response.compaction" and compacted.usage.input_tokens > 0
+    *kept, summary = compacted.output
+    assert [m.content[0].text for m in kept] == ["What is the weather in Lyon?", "Thanks!"]
+    assert summary.type == "compaction" and summary.id.startswith("cmp_") and summary.encrypted_content
+    # The compacted output stands in for the context in the next request.
+    follow = [item.model_dump(exclude_none=True) for item in compacted.output]
+    response = client.responses.create(model=TEST_MODEL, input=[*follow, {"role": "user", "content": "And now?"}],
+                                       max_output_tokens=2)
+    assert response.status in ("completed", "incomplete")
+    assert client.responses.input_items.list(response.id, order="asc").data[2].type == "compaction"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=TEST_MODEL, max_output_tokens=2, input=[
+            {"type": "compaction", "encrypted_content": "not ours"}, {"role": "user", "content": "Hi"}])
+    assert caught.value.body["param"] == "input[0].encrypted_content"
+
+
 def test_truncation_auto_drops_the_oldest_turns_that_do_not_fit(client):
     """The test model reads 4096 tokens: ten turns of about 600 do not fit. `disabled` (the
     default) is the model's 400; `auto` drops the oldest turns until the rest fits."""

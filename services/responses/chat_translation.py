@@ -13,9 +13,11 @@ from typing import Any
 import msgspec
 
 from services.kit.tables import new_id
+from services.responses import compaction
 from shared import errors
 from shared.protocol.chat import ChatCompletionChunk, Usage
 from shared.protocol.responses import (
+    Compaction,
     ContentPartAdded,
     ContentPartDone,
     ErrorEvent,
@@ -194,6 +196,8 @@ def messages(instructions: str | None, context: list[Item]) -> list[dict]:
                               "content": _text(item.output, param=f"input[{index}].output")})
             case Reasoning():
                 pass  # a reasoning model's own notes: nothing a chat model reads
+            case Compaction():
+                found.append({"role": "system", "content": compaction.HEADING + compaction.summary_of(item, index=index)})
     return found
 
 

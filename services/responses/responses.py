@@ -17,7 +17,7 @@ import msgspec
 from services.kit import service as bus_service
 from services.kit.outcome import Outcome
 from services.kit.tables import new_id
-from services.responses import background, chat_translation, conversations, items, turns
+from services.responses import background, chat_translation, compaction, conversations, items, turns
 from services.responses.context import Context
 from services.responses.tables import ResponseRecord
 from services.responses.turns import Before
@@ -25,11 +25,13 @@ from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope, TokenCounts
 from shared.protocol.responses import (
+    Compacted,
     ConversationRef,
     InputItemsQuery,
     InputTokens,
     Item,
     ItemList,
+    Message,
     Response,
     ResponseCreateRequest,
     ResponseDeleted,
@@ -171,8 +173,26 @@ class Responses:
         request = bus_service.decode(_create, envelope.body)
         request = msgspec.structs.replace(request, max_output_tokens=1, stream=None)
         *_, body = await self._prepare(envelope.project, request)
-        return InputTokens(input_tokens=await turns.count_input(self._ctx, request_id=envelope.request_id,
-                                                                project=envelope.project, body=body))
+        _, usage = await turns.complete(self._ctx, request_id=envelope.request_id, project=envelope.project, body=body)
+        return InputTokens(input_tokens=usage.prompt_tokens)
+
+    async def compact(self, envelope: Envelope) -> Compacted:
+        """`POST /v1/responses/compact`: the model summarizes the context (`input`, after
+        `previous_response_id`'s); the answer keeps its user messages and puts one `compaction` item,
+        the summary, in place of the rest."""
+        request = bus_service.decode(_create, envelope.body)
+        request = msgspec.structs.replace(request, tools=None, tool_choice=None, text=None, stream=None,
+                                          max_output_tokens=self._ctx.settings.compact_tokens)
+        _, given, before, _ = await self._prepare(envelope.project, request)
+        context = [*before.items, *given]
+        body = chat_translation.chat_request(request, [*context, Message(role="user", content=compaction.SUMMARIZE)],
+                                             [])
+        summary, usage = await turns.complete(self._ctx, request_id=envelope.request_id, project=envelope.project,
+                                              body=body)
+        kept = [item for item in context if isinstance(item, Message) and item.role == "user"]
+        return Compacted(id=new_id("resp_"), created_at=int(time.time()),
+                         output=[*kept, items.stored(compaction.item(summary.strip()))],
+                         usage=chat_translation.usage_of(usage))
 
     async def _context(self, project: str, request: ResponseCreateRequest) -> Before:
         if request.previous_response_id and request.conversation:

@@ -24,3 +24,4 @@ class ResponsesSettings(msgspec.Struct, kw_only=True):
     lease: float = 30.0
     sweep_interval: float = 10.0  # seconds between sweeps
     retention_days: float = 30.0  # stored responses are deleted this long after they were created; 0: never
+    compact_tokens: int = 512  # the most a compaction's summary may take (POST /v1/responses/compact)

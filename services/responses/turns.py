@@ -101,20 +101,24 @@ async def _keep_alive(ctx: Context, response_id: str) -> None:
             log.warning("could not renew the lease of %s", response_id, exc_info=True)
 
 
-async def count_input(ctx: Context, *, request_id: str, project: str, body: bytes) -> int:
-    """The input tokens of the chat request `body` (sent with one output token): what the model
-    counts, its chat template and tool definitions included."""
+async def complete(ctx: Context, *, request_id: str, project: str, body: bytes) -> tuple[str, Usage]:
+    """A chat request's whole text and usage, for a call that is not a response (counting input
+    tokens, compacting a context)."""
     call = Envelope(request_id=request_id, project=project, body=msgspec.Raw(body))
     frames = ctx.caller.frames(subjects.CHAT_COMPLETIONS, call, idle_timeout=ctx.settings.call_idle_timeout)
+    text, usage = [], None
     async with asyncio.timeout(ctx.settings.call_timeout), contextlib.aclosing(frames):
         frame = await _first(frames)
         while not isinstance(frame, Done):
             if isinstance(frame, Failure):
                 raise errors.ApiError.from_object(frame.status, frame.error)
-            if isinstance(frame, Data) and isinstance(usage := _chunk(frame.body).usage, Usage):
-                return usage.prompt_tokens
+            chunk = _chunk(frame.body)
+            usage = chunk.usage if isinstance(chunk.usage, Usage) else usage
+            text += [c.delta.content for c in chunk.choices if c.index == 0 and c.delta.content]
             frame = await anext(frames)
-    raise errors.server_error("The model did not report its input tokens.")
+    if usage is None:
+        raise errors.server_error("The model did not report its usage.")
+    return "".join(text), usage
 
 
 async def stopped(ctx: Context, request_id: str, response: Response, *, status: str = "cancelled",

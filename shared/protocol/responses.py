@@ -91,7 +91,15 @@ class Reasoning(Struct, tag="reasoning", tag_field="type", kw_only=True, omit_de
     encrypted_content: str | None = None
 
 
-Item = Message | FunctionCall | FunctionCallOutput | ItemReference | Reasoning
+class Compaction(Struct, tag="compaction", tag_field="type", kw_only=True):
+    """What `POST /v1/responses/compact` makes of a context's earlier items: opaque to clients,
+    which send it back as input in their place."""
+
+    id: str | None = None
+    encrypted_content: str
+
+
+Item = Message | FunctionCall | FunctionCallOutput | ItemReference | Reasoning | Compaction
 OutputItem = Message | FunctionCall
 
 # ---------------------------------------------------------------- request
@@ -221,6 +229,16 @@ class InputTokens(Struct, kw_only=True, tag="response.input_tokens", tag_field="
     """`POST /v1/responses/input_tokens`: what a response made of the same request would read."""
 
     input_tokens: int
+
+
+class Compacted(Struct, kw_only=True, tag="response.compaction", tag_field="object"):
+    """`POST /v1/responses/compact`: the context's user messages, then one `compaction` item for
+    the rest."""
+
+    id: str
+    created_at: int
+    output: list[Item]
+    usage: ResponseUsage
 
 
 class ResponseDeleted(Struct, kw_only=True, tag="response.deleted", tag_field="object"):
