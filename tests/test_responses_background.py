@@ -77,6 +77,14 @@ def test_cancel_a_background_response(client):
         client.responses.retrieve(foreground.id, stream=True).close()
 
 
+def test_a_follower_that_leaves_does_not_stop_the_response(client):
+    stream = client.responses.create(model=TEST_MODEL, input="Count from one to twenty.", max_output_tokens=60,
+                                     background=True, stream=True)
+    response_id = next(event.response.id for event in stream if event.type == "response.created")
+    stream.close()
+    assert wait_until_ended(client, response_id).status in ("completed", "incomplete")
+
+
 def test_background_must_be_stored(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model=TEST_MODEL, input="Hi", background=True, store=False)

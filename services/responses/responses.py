@@ -105,8 +105,7 @@ class Responses:
         tools, given, before, body = await self._prepare(envelope.project, request)
         response = _response(request, tools, before)
         if request.background:
-            return await self._queue(envelope, replier, response, body=body, given=given, before=before,
-                                     stream=outcome.stream)
+            return await self._queue(envelope, replier, outcome, response, body=body, given=given, before=before)
         turn = chat_translation.Turn(response)
 
         async def emit(events: list[StreamEvent]) -> None:
@@ -223,16 +222,16 @@ class Responses:
 
     # ------------------------------------------------------------ background responses
 
-    async def _queue(self, envelope: Envelope, replier: Replier, response: Response, *, body: bytes,
-                     given: list[Item], before: Before, stream: bool) -> None:
+    async def _queue(self, envelope: Envelope, replier: Replier, outcome: Outcome, response: Response, *,
+                     body: bytes, given: list[Item], before: Before) -> None:
         """Keep the response `queued` with the chat request that runs it, queue its turn, and answer
         the queued response (or, streamed, its events as a replica produces them)."""
         await self._ctx.tables.responses.insert(ResponseRecord(
             id=response.id, project=envelope.project, response=response, input=given, chain=before.chain,
             chat_body=body.decode(), conversation_id=before.conversation.id if before.conversation else ""))
         await background.queue(self._ctx.js, response.id)
-        if stream:
-            await self._follow(response.id, -1, replier)
+        if outcome.stream:
+            await self._follow(envelope, response.id, -1, replier, outcome)
         else:
             await replier.data(_encode(response))
 
@@ -282,12 +281,25 @@ class Responses:
             await self._ctx.events.append(response_id, [ResponseFailed(response=record.response,
                                                                        sequence_number=sequence)])
 
-    async def _follow(self, response_id: str, after: int, replier: Replier) -> None:
+    async def _follow(self, envelope: Envelope, response_id: str, after: int, replier: Replier,
+                      outcome: Outcome) -> None:
+        """Send a background response's events after `after`, as they come, until it ends or the
+        client goes away (which stops only the following, never the response)."""
         async def status() -> str:
             record = await self._ctx.tables.responses.get({"_id": response_id})
             return record.response.status if record is not None else "cancelled"
 
-        await self._ctx.events.follow(response_id, after, replier, status=status)
+        self._running[envelope.request_id] = asyncio.current_task()
+        try:
+            await self._ctx.events.follow(response_id, after, replier, status=status)
+        except asyncio.CancelledError:
+            if envelope.request_id not in self._stopped:
+                raise
+            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
+            return
+        finally:
+            del self._running[envelope.request_id]
+            self._stopped.discard(envelope.request_id)
         await replier.done()
 
     async def cancel_response(self, envelope: Envelope) -> Response:
@@ -323,7 +335,7 @@ class Responses:
             raise errors.invalid_request("Only a background response's stream can be replayed.", param="stream",
                                          code="invalid_value")
         outcome.stream = True
-        await self._follow(record.id, query.starting_after, replier)
+        await self._follow(envelope, record.id, query.starting_after, replier, outcome)
 
     async def delete(self, envelope: Envelope) -> ResponseDeleted:
         response_id = bus_service.decode(_response_id, envelope.body)
