@@ -14,7 +14,7 @@ from services.responses.context import Context
 from services.responses.tables import ConversationItemRecord, ConversationRecord
 from shared import errors
 from shared.protocol.bus import Envelope
-from shared.protocol.responses import (
+from shared.protocol.conversations import (
     Conversation,
     ConversationCreateRequest,
     ConversationDeleted,
@@ -22,9 +22,8 @@ from shared.protocol.responses import (
     ConversationItemsCreate,
     ConversationItemsQuery,
     ConversationUpdate,
-    Item,
-    ItemList,
 )
+from shared.protocol.responses import Item, ItemList
 
 _create = msgspec.json.Decoder(ConversationCreateRequest)
 _update = msgspec.json.Decoder(ConversationUpdate)

@@ -1,5 +1,5 @@
-"""`/v1/responses` and `/v1/conversations`: the requests as OpenAI documents them, the Response
-object, its items, the stream's typed events, and conversations.
+"""`/v1/responses`: the requests as OpenAI documents them, the Response object, its items (which
+conversations hold too: shared/protocol/conversations.py), and the stream's typed events.
 
 Requests ignore fields they do not name, so clients may send newer ones. Input items come as a
 list of objects that may leave out `type` (an "easy" message is `{"role", "content"}`), so the
@@ -397,57 +397,3 @@ class InputItemsQuery(Struct, kw_only=True, omit_defaults=True):
     limit: Limit = 20
     order: Order = "desc"
     include: list[str] | None = None
-
-
-# ---------------------------------------------------------------- conversations
-
-
-class Conversation(Struct, kw_only=True, tag="conversation", tag_field="object"):
-    id: str
-    created_at: int
-    metadata: dict[str, str]
-
-
-class ConversationDeleted(Struct, kw_only=True, tag="conversation.deleted", tag_field="object"):
-    id: str
-    deleted: bool = True
-
-
-class ConversationCreateRequest(Struct, kw_only=True):
-    items: Annotated[list[dict[str, Any]], Meta(max_length=20)] | None = None
-    metadata: Metadata | None = None
-
-
-class ConversationUpdateRequest(Struct, kw_only=True):
-    metadata: Metadata
-
-
-class ConversationUpdate(Struct, kw_only=True):
-    conversation_id: str
-    metadata: dict[str, str]
-
-
-class ConversationItemsCreateRequest(Struct, kw_only=True):
-    items: Annotated[list[dict[str, Any]], Meta(min_length=1, max_length=20)]
-
-
-class ConversationItemsCreate(Struct, kw_only=True):
-    conversation_id: str
-    items: list[dict[str, Any]]
-
-
-class ConversationItemsQuery(Struct, kw_only=True, omit_defaults=True):
-    """`GET /v1/conversations/{conversation_id}/items`: the id and the query parameters."""
-
-    conversation_id: str
-    after: str | None = None
-    limit: Limit = 20
-    order: Order = "desc"
-    include: list[str] | None = None
-
-
-class ConversationItemRef(Struct, kw_only=True):
-    """`GET` or `DELETE /v1/conversations/{conversation_id}/items/{item_id}`."""
-
-    conversation_id: str
-    item_id: str
