@@ -15,7 +15,7 @@ import msgspec
 from services.kit.tables import new_id
 from services.responses import compaction
 from shared import errors
-from shared.protocol.chat import ChatCompletionChunk, Usage
+from shared.protocol.chat import ChatCompletionChunk, TokenLogprob, Usage
 from shared.protocol.responses import (
     Compaction,
     ContentPartAdded,
@@ -225,6 +225,11 @@ def chat_request(request: ResponseCreateRequest, context: list[Item], tools: lis
     elif choice == "required":
         raise errors.invalid_request("tool_choice 'required' needs at least one tool.", param="tool_choice",
                                      code="invalid_value")
+    if request.top_logprobs is not None or "message.output_text.logprobs" in (request.include or ()):
+        body["logprobs"] = True
+        # At least one: the local provider (llama.cpp) gives no logprobs at all for 0; `Turn` keeps
+        # only the `top_logprobs` asked for.
+        body["top_logprobs"] = max(request.top_logprobs or 0, 1)
     if (response_format := _response_format(request)) is not None:
         body["response_format"] = response_format
     for ours, theirs in (("max_output_tokens", "max_completion_tokens"), ("temperature", "temperature"),
@@ -251,6 +256,7 @@ class Turn:
 
     def __init__(self, response: Response) -> None:
         self.response = response
+        self._top = response.top_logprobs or 0
         self._seq = 0
         self._message: Message | None = None  # the open message item, if any
         self._part: OutputText | Refusal | None = None
@@ -284,7 +290,7 @@ class Turn:
                 continue
             delta = choice.delta
             if delta.content:
-                events += self._text(delta.content)
+                events += self._text(delta.content, choice.logprobs.content if choice.logprobs else None)
             if delta.refusal:
                 events += self._refusal(delta.refusal)
             for call in delta.tool_calls or ():
@@ -314,11 +320,16 @@ class Turn:
                                      content_index=len(self._message.content) - 1,
                                      part=msgspec.structs.replace(part))]
 
-    def _text(self, text: str) -> list[StreamEvent]:
+    def _text(self, text: str, logprobs: list[TokenLogprob] | None) -> list[StreamEvent]:
         events = self._open_part(OutputText(text=""))
         self._part.text += text
+        logprobs = [msgspec.structs.replace(t, top_logprobs=t.top_logprobs[:self._top]) for t in logprobs or ()]
+        self._part.logprobs += msgspec.to_builtins(logprobs)
+        brief = [{"token": t.token, "logprob": t.logprob,
+                  "top_logprobs": [{"token": top.token, "logprob": top.logprob} for top in t.top_logprobs]}
+                 for t in logprobs]
         return events + [self._event(OutputTextDelta, item_id=self._message.id, output_index=self._output_index,
-                                     content_index=len(self._message.content) - 1, delta=text)]
+                                     content_index=len(self._message.content) - 1, delta=text, logprobs=brief)]
 
     def _refusal(self, text: str) -> list[StreamEvent]:
         events = self._open_part(Refusal(refusal=""))

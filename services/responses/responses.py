@@ -64,7 +64,8 @@ def _response(request: ResponseCreateRequest, tools, before: Before) -> Response
         conversation=ConversationRef(id=before.conversation.id) if before.conversation else None,
         reasoning=request.reasoning, store=request.store is not False,
         temperature=request.temperature if request.temperature is not None else 1.0,
-        top_p=request.top_p if request.top_p is not None else 1.0, tool_choice=request.tool_choice or "auto",
+        top_p=request.top_p if request.top_p is not None else 1.0, top_logprobs=request.top_logprobs,
+        tool_choice=request.tool_choice or "auto",
         tools=tools, truncation=request.truncation or "disabled",
         user=request.user if request.user is not None else msgspec.UNSET, metadata=request.metadata or {},
         output=[], **({"text": request.text} if request.text is not None else {}))

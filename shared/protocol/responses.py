@@ -162,6 +162,7 @@ class ResponseCreateRequest(Struct, kw_only=True, omit_defaults=True):
     reasoning: dict[str, Any] | None = None
     background: bool | None = None
     service_tier: str | None = None
+    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None  # with `include` message.output_text.logprobs
 
 
 # ---------------------------------------------------------------- the Response object
@@ -215,6 +216,7 @@ class Response(Struct, kw_only=True, tag="response", tag_field="object"):
     background: bool = False
     temperature: float | None = 1.0
     top_p: float | None = 1.0
+    top_logprobs: int | None = None
     text: TextConfig = TextConfig()
     tool_choice: str | dict[str, Any] = "auto"
     tools: list[FunctionTool] = []
