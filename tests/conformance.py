@@ -136,6 +136,7 @@ _CHAT_STORED = [
 _RESPONSES = [
     ("POST", r"/responses/[^/]+/cancel", "Response"),
     ("POST", r"/responses/input_tokens", "TokenCountsResource"),
+    ("POST", r"/responses/compact", "CompactResource"),
     ("GET", r"/responses/[^/]+/input_items", "ResponseItemList"),
     ("POST", r"/conversations", "ConversationResource"),
     ("GET", r"/conversations/[^/]+", "ConversationResource"),

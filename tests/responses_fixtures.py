@@ -15,14 +15,17 @@ from tests.stack import Stack, make_key
 
 
 def responses_env(mongo_url: str) -> dict[str, str]:
-    return {"VIVIAN_MONGO_URL": with_database(mongo_url, f"vivian_tests_responses_{secrets.token_hex(4)}")}
+    """A database of its own; compaction summaries kept short (the local model is slow)."""
+    return {"VIVIAN_MONGO_URL": with_database(mongo_url, f"vivian_tests_responses_{secrets.token_hex(4)}"),
+            "VIVIAN_COMPACT_TOKENS": "64"}
 
 
 @pytest.fixture(scope="session")
 def responses(stack: Stack, mongo_url) -> Iterator[Stack]:
     """The responses service on the session stack (its edge serves /v1/responses and
     /v1/conversations; the stack's chat service runs the turns)."""
-    stack.start_service("responses", env=responses_env(mongo_url))
+    stack.responses_env = responses_env(mongo_url)
+    stack.start_service("responses", env=stack.responses_env)
     try:
         yield stack
     finally:

@@ -16,7 +16,7 @@ KINDS = ["CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "
          "ChatCompletionDeleted", "DeleteModelResponse", "ListFineTuningCheckpointPermissionResponse",
          "DeleteFineTuningCheckpointPermissionResponse", "Response", "ResponseStreamEvent", "ResponseItemList",
          "ConversationResource", "DeletedConversationResource", "ConversationItemList", "ConversationItem",
-         "TokenCountsResource"]
+         "TokenCountsResource", "CompactResource"]
 
 
 def test_every_answer_fits_openai_schema(conformance, client):

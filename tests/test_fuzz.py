@@ -66,6 +66,9 @@ MODELS = {
     "/images/variations": ["dall-e-2"],
     "/fine_tuning/jobs": [TEST_MODEL],
     "/models/{model}": [TEST_MODEL, "gpt-4", "all-minilm-l6-v2", "whisper-1", "dall-e-2"],
+    "/responses": [TEST_MODEL, "gpt-4"],
+    "/responses/input_tokens": [TEST_MODEL, "gpt-4"],
+    "/responses/compact": [TEST_MODEL, "gpt-4"],
 }
 MAX_TOKENS = 8  # what a case may ask the local model to generate, per choice
 MAX_CHOICES = 2  # `n`, `best_of`
@@ -123,7 +126,7 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(stack, files, images, jobs) -> Iterator[Target]:
+def target(stack, files, images, jobs, responses) -> Iterator[Target]:
     """Every domain up, and a project of its own, so what the fuzzer creates stays out of others' lists."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # make_key runs an event loop of its own
         key = pool.submit(make_key, stack.nats_url, project=f"proj_fuzz{secrets.token_hex(4)}").result()
@@ -179,6 +182,9 @@ def bound(path: str, body: dict) -> None:
         for k in [k for k in ("max_tokens", "max_completion_tokens") if k in body] or ["max_tokens"]:
             if body.get(k) is None or _int(body[k]) and body[k] > MAX_TOKENS:
                 body[k] = MAX_TOKENS
+    if path == "/responses" and (body.get("max_output_tokens") is None
+                                 or _int(body["max_output_tokens"]) and body["max_output_tokens"] > MAX_TOKENS):
+        body["max_output_tokens"] = MAX_TOKENS
     for k in ("n", "best_of"):
         if _int(body.get(k)) and body[k] > MAX_CHOICES:
             body[k] = MAX_CHOICES

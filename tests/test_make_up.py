@@ -53,7 +53,8 @@ def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
 
 def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
     children = children_of(proc.pid)
-    assert len(children) == 10  # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files, images, jobs
+    # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files, images, jobs, responses
+    assert len(children) == 11
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
@@ -92,6 +93,8 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         assert answer.choices[0].message.content
         assert wait_stored(client, answer.id).id == answer.id  # the chat service has the database
         kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
+        response = client.responses.create(model="gpt-4", input="Hi", max_output_tokens=3)
+        assert response.output_text
         with pytest.raises(openai.NotFoundError) as caught:  # the default config has no model that draws
             client.images.generate(model="dall-e-3", prompt="a cat")
         assert "No model here can make images" in caught.value.body["message"]
@@ -105,6 +108,7 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         assert client.models.list().data
         assert client.files.content(kept.id).content == b"still here"  # records and bytes kept too
         assert client.chat.completions.retrieve(answer.id).id == answer.id
+        assert client.responses.retrieve(response.id).output_text == response.output_text
         stop_with_ctrl_c(proc)
     finally:
         if proc.poll() is None:

@@ -9,6 +9,12 @@ import time
 import openai
 import pytest
 
+from services.responses import janitor
+from services.responses.context import Context
+from services.responses.events import EventLog
+from services.responses.settings import ResponsesSettings
+from services.responses.tables import Tables
+from shared.settings import from_env
 from tests.stack import TEST_MODEL
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
@@ -262,3 +268,77 @@ def test_input_tokens_counts_what_a_response_would_read(client):
     assert counted.input_tokens == response.usage.input_tokens
     chained = client.responses.input_tokens.count(model=TEST_MODEL, previous_response_id=response.id, input="More?")
     assert chained.input_tokens > client.responses.input_tokens.count(model=TEST_MODEL, input="More?").input_tokens
+
+
+def test_output_text_logprobs_when_included(client):
+    response = client.responses.create(model=TEST_MODEL, input="Say hello.", max_output_tokens=4, top_logprobs=2,
+                                       include=["message.output_text.logprobs"])
+    part = response.output[0].content[0]
+    assert len(part.logprobs) == response.usage.output_tokens and response.top_logprobs == 2
+    assert "".join(p.token for p in part.logprobs) == part.text
+    assert all(len(p.top_logprobs) == 2 and p.logprob <= 0 for p in part.logprobs)
+    events = list(client.responses.create(model=TEST_MODEL, input="Say hello.", max_output_tokens=4, stream=True,
+                                          include=["message.output_text.logprobs"]))
+    deltas = [event for event in events if event.type == "response.output_text.delta"]
+    streamed = [logprob for event in deltas for logprob in event.logprobs]
+    assert len(streamed) == events[-1].response.usage.output_tokens
+    assert all(logprob.top_logprobs == [] for logprob in streamed)
+    done = next(event for event in events if event.type == "response.output_item.done")
+    assert len(done.item.content[0].logprobs) == len(streamed)
+    assert client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2).output[0].content[0].logprobs == []
+
+
+def test_compact_keeps_user_messages_and_summarizes_the_rest(client):
+    call = {"type": "function_call", "call_id": "call_7", "name": "get_weather", "arguments": '{"city": "Lyon"}'}
+    context = [{"role": "user", "content": "What is the weather in Lyon?"}, call,
+               {"type": "function_call_output", "call_id": "call_7", "output": "Sunny and 25 C in Lyon."},
+               {"role": "assistant", "content": "It is sunny and 25 C in Lyon."}]
+    first = client.responses.create(model=TEST_MODEL, input=context, max_output_tokens=2)
+    compacted = client.responses.compact(model=TEST_MODEL, previous_response_id=first.id,
+                                         input=[{"role": "user", "content": "Thanks!"}])
+    assert compacted.object == "response.compaction" and compacted.usage.input_tokens > 0
+    *kept, summary = compacted.output
+    assert [m.content[0].text for m in kept] == ["What is the weather in Lyon?", "Thanks!"]
+    assert summary.type == "compaction" and summary.id.startswith("cmp_") and summary.encrypted_content
+    # The compacted output stands in for the context in the next request.
+    follow = [item.model_dump(exclude_none=True) for item in compacted.output]
+    response = client.responses.create(model=TEST_MODEL, input=[*follow, {"role": "user", "content": "And now?"}],
+                                       max_output_tokens=2)
+    assert response.status in ("completed", "incomplete")
+    assert client.responses.input_items.list(response.id, order="asc").data[2].type == "compaction"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=TEST_MODEL, max_output_tokens=2, input=[
+            {"type": "compaction", "encrypted_content": "not ours"}, {"role": "user", "content": "Hi"}])
+    assert caught.value.body["param"] == "input[0].encrypted_content"
+
+
+def test_truncation_auto_drops_the_oldest_turns_that_do_not_fit(client):
+    """The test model reads 4096 tokens: ten turns of about 600 do not fit. `disabled` (the
+    default) is the model's 400; `auto` drops the oldest turns until the rest fits."""
+    turns = []
+    for i in range(10):
+        turns += [{"role": "user", "content": f"Turn {i}: " + "hello " * 600}, {"role": "assistant", "content": "Ok."}]
+    given = [{"role": "system", "content": "You are terse."}, *turns, {"role": "user", "content": "Bye."}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=TEST_MODEL, input=given, max_output_tokens=2)
+    assert caught.value.body["code"] == "context_length_exceeded"
+    response = client.responses.create(model=TEST_MODEL, input=given, max_output_tokens=2, truncation="auto")
+    assert response.truncation == "auto" and 1000 < response.usage.input_tokens < 4096
+    assert len(client.responses.input_items.list(response.id, limit=100).data) == len(given)  # stored whole
+
+
+async def test_stored_responses_are_kept_for_their_retention(client, responses):
+    """A sweep deletes a stored response past `retention_days` (30 by default, as OpenAI keeps them)."""
+    response = client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2)
+    settings = from_env(ResponsesSettings, responses.responses_env)
+    tables = Tables(settings.mongo_url)
+    ctx = Context(nc=None, js=None, caller=None, tables=tables, events=EventLog(tables.events, poll=0.1),
+                  settings=settings)
+    try:
+        await janitor.sweep(ctx, now=time.time() + 29 * 86400)
+        assert client.responses.retrieve(response.id).id == response.id
+        await janitor.sweep(ctx, now=time.time() + 31 * 86400)
+    finally:
+        await tables.close()
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(response.id)

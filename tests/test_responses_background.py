@@ -24,10 +24,17 @@ def client(responses_client):
 
 def wait_until_ended(client, response_id, timeout=120):
     deadline = time.monotonic() + timeout
-    while (response := client.responses.retrieve(response_id)).status in ("queued", "in_progress"):
+    while True:
+        try:
+            response = client.responses.retrieve(response_id)
+        except openai.InternalServerError as err:
+            # A request the bus handed to a replica just killed goes unanswered (the edge's 504).
+            assert err.status_code == 504 and time.monotonic() < deadline
+            continue
+        if response.status not in ("queued", "in_progress"):
+            return response
         assert time.monotonic() < deadline, f"{response_id} stayed {response.status}"
         time.sleep(0.1)
-    return response
 
 
 def test_background_response_is_queued_then_polled(client):
@@ -55,6 +62,9 @@ def test_cancel_a_background_response(client):
     for event in stream:  # it runs
         if event.type == "response.output_text.delta":
             break
+    with pytest.raises(openai.BadRequestError) as caught:  # its context is not there yet
+        client.responses.create(model=TEST_MODEL, input="Go on.", previous_response_id=queued.id)
+    assert caught.value.body["param"] == "previous_response_id"
     cancelled = client.responses.cancel(queued.id)
     assert cancelled.status == "cancelled"
     time.sleep(1)
@@ -67,32 +77,48 @@ def test_cancel_a_background_response(client):
         client.responses.retrieve(foreground.id, stream=True).close()
 
 
+def test_a_follower_that_leaves_does_not_stop_the_response(client):
+    stream = client.responses.create(model=TEST_MODEL, input="Count from one to twenty.", max_output_tokens=60,
+                                     background=True, stream=True)
+    response_id = next(event.response.id for event in stream if event.type == "response.created")
+    stream.close()
+    assert wait_until_ended(client, response_id).status in ("completed", "incomplete")
+
+
 def test_background_must_be_stored(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model=TEST_MODEL, input="Hi", background=True, store=False)
     assert caught.value.body["param"] == "store"
 
 
+def replicas_stack(stack, mongo_url, count: int, **settings: str) -> dict:
+    """`stack` with the chat service, `count` responses replicas (`settings` as VIVIAN_* variables)
+    and the edge; the replicas' processes by log name."""
+    stack.start_nats()
+    stack.key = make_key(stack.nats_url)
+    stack.start_chat(local_models_toml())
+    env = {**responses_env(mongo_url), **{f"VIVIAN_{k.upper()}": v for k, v in settings.items()}}
+    for n in range(count):
+        name = "responses" if n == 0 else f"responses-{n + 1}"
+        proc = processes.spawn_module("services.responses", log_path=stack.log(name), env={
+            "VIVIAN_NATS_URL": stack.nats_url, **stack.auth.env("responses"), "VIVIAN_HEARTBEAT_INTERVAL": "0.5",
+            **env})
+        stack.procs[name] = proc
+        processes.wait_for_line(stack.log(name), "serving", proc=proc, timeout=60)
+    stack.start_edge()
+    stack.responses_env = env
+    return {name: proc for name, proc in stack.procs.items() if name.startswith("responses")}
+
+
 def test_a_replica_killed_mid_response_leaves_it_failed_never_in_progress(new_stack, mongo_url):
     """Two replicas share the work; the one running a background response is killed (-9). After
     `ack_wait` JetStream hands the turn to the other, which ends it `failed` with an error (and a
     terminal event for whoever follows its stream)."""
-    stack = new_stack
-    stack.start_nats()
-    stack.key = make_key(stack.nats_url)
-    stack.start_chat(local_models_toml())
-    env = {**responses_env(mongo_url), "VIVIAN_ACK_WAIT": "2"}
-    stack.start_service("responses", env=env)
-    replicas = {"responses": stack.procs["responses"]}
-    proc = processes.spawn_module("services.responses", log_path=stack.log("responses-2"), env={
-        "VIVIAN_NATS_URL": stack.nats_url, **stack.auth.env("responses"), "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **env})
-    stack.procs["responses-2"] = replicas["responses-2"] = proc
-    processes.wait_for_line(stack.log("responses-2"), "serving", proc=proc, timeout=60)
-    stack.start_edge()
-    client = sdk_client(stack, stack.key)
+    replicas = replicas_stack(new_stack, mongo_url, 2, ack_wait="2")
+    client = sdk_client(new_stack, new_stack.key)
     queued = client.responses.create(model=TEST_MODEL, input=LONG, max_output_tokens=4000, background=True)
     deadline = time.monotonic() + 60
-    while not (running := [name for name in replicas if f"{queued.id}: running" in stack.read_log(name)]):
+    while not (running := [name for name in replicas if f"{queued.id}: running" in new_stack.read_log(name)]):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     os.kill(replicas[running[0]].pid, signal.SIGKILL)
@@ -100,3 +126,20 @@ def test_a_replica_killed_mid_response_leaves_it_failed_never_in_progress(new_st
     assert ended.status == "failed" and ended.error.code == "server_error" and ended.error.message
     events = list(client.responses.retrieve(queued.id, stream=True))
     assert events[-1].type == "response.failed"
+
+
+def test_a_replica_killed_mid_stream_leaves_its_stored_response_failed(new_stack, mongo_url):
+    """A foreground turn's stored response is kept alive by its replica; killed (-9), the replica
+    stops renewing it, and another replica's sweep ends it `failed`."""
+    replicas = replicas_stack(new_stack, mongo_url, 1, lease="2", sweep_interval="0.5")
+    client = sdk_client(new_stack, new_stack.key)
+    stream = client.responses.create(model=TEST_MODEL, input=LONG, max_output_tokens=4000, stream=True)
+    response_id = next(event.response.id for event in stream if event.type == "response.created")
+    os.kill(replicas["responses"].pid, signal.SIGKILL)
+    proc = processes.spawn_module("services.responses", log_path=new_stack.log("responses-2"), env={
+        "VIVIAN_NATS_URL": new_stack.nats_url, **new_stack.auth.env("responses"), **new_stack.responses_env})
+    new_stack.procs["responses-2"] = proc
+    processes.wait_for_line(new_stack.log("responses-2"), "serving", proc=proc, timeout=60)
+    ended = wait_until_ended(client, response_id)
+    assert ended.status == "failed" and ended.error.message
+    stream.close()

@@ -160,19 +160,23 @@ class Probes:
     def batches(self):
         self.client.batches.list(limit=1)
 
+    def responses(self):
+        assert self.client.responses.create(model="gpt-4", input="Hi", max_output_tokens=2).output
+
 
 # Which probes each child answers (directly or as a store behind them).
 SERVES = {
-    "chat": ("models", "chat"),
+    "chat": ("models", "chat", "responses"),
     "embeddings": ("embeddings",),
     "audio": ("speech",),
     "files": ("files", "file_bytes"),
     "images": ("images",),
     "jobs": ("batches",),
+    "responses": ("responses",),
     "weed": ("file_bytes",),
-    "nx-27017": ("files", "file_bytes", "batches"),
+    "nx-27017": ("files", "file_bytes", "batches", "responses"),
 }
-ALL = ("models", "chat", "embeddings", "speech", "files", "file_bytes", "images", "batches")
+ALL = ("models", "chat", "embeddings", "speech", "files", "file_bytes", "images", "batches", "responses")
 
 
 def _answers(probes: Probes, name: str, *, timeout: float = 120) -> str | None:
@@ -211,7 +215,7 @@ def _kill_and_measure(stack: subprocess.Popen, probes: Probes, name: str) -> flo
     _answering_again(probes, down, timeout=180)
     took = time.monotonic() - killed
     assert _child(stack.pid, name) != pid
-    assert len(children_of(stack.pid)) == 10
+    assert len(children_of(stack.pid)) == 11
     return took
 
 
@@ -282,7 +286,8 @@ def test_kill_chat_the_rest_serves_it_comes_back_and_a_crash_loop_is_reported(up
     assert time.monotonic() - reported < 240
 
 
-KINDS = ("chat", "embeddings", "audio", "files", "images", "jobs", "edge", "nats-server", "weed", "nx-27017")
+KINDS = ("chat", "embeddings", "audio", "files", "images", "jobs", "responses", "edge", "nats-server", "weed",
+         "nx-27017")
 
 
 def test_kill_each_kind_of_service_in_turn(up):

@@ -1,8 +1,10 @@
 """`python -m services.responses`: serve /v1/responses and /v1/conversations on the bus until
 SIGINT/SIGTERM. Any number of replicas share the work: their state is in MongoDB."""
 
+import asyncio
+
 from services.kit.service import until_signalled
-from services.responses import background
+from services.responses import background, janitor
 from services.responses.events import EventLog
 from services.responses.context import Context
 from services.responses.service import ResponsesService
@@ -31,10 +33,13 @@ async def main(settings: ResponsesSettings) -> None:
     worker = background.Worker(js, service.responses.run_queued, concurrency=settings.background_workers,
                                ack_wait=settings.ack_wait)
     await worker.start()
+    sweeper = asyncio.create_task(janitor.run(ctx))
     runtime.settle()
     log.info("serving responses on %s", settings.nats_url)
     await until_signalled()
     log.info("stopping")
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await worker.stop()
     await service.stop(drain_timeout=settings.drain_timeout)
     await caller.stop()

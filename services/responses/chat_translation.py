@@ -13,11 +13,14 @@ from typing import Any
 import msgspec
 
 from services.kit.tables import new_id
+from services.responses import compaction
 from shared import errors
-from shared.protocol.chat import ChatCompletionChunk, Usage
+from shared.protocol.chat import ChatCompletionChunk, TokenLogprob, Usage
 from shared.protocol.responses import (
+    Compaction,
     ContentPartAdded,
     ContentPartDone,
+    ErrorEvent,
     FormatJsonObject,
     FormatJsonSchema,
     FunctionCall,
@@ -40,6 +43,8 @@ from shared.protocol.responses import (
     OutputTokensDetails,
     Reasoning,
     Refusal,
+    RefusalDelta,
+    RefusalDone,
     Response,
     ResponseCompleted,
     ResponseCreated,
@@ -191,7 +196,19 @@ def messages(instructions: str | None, context: list[Item]) -> list[dict]:
                               "content": _text(item.output, param=f"input[{index}].output")})
             case Reasoning():
                 pass  # a reasoning model's own notes: nothing a chat model reads
+            case Compaction():
+                found.append({"role": "system", "content": compaction.HEADING + compaction.summary_of(item, index=index)})
     return found
+
+
+def without_oldest_turn(context: list[Item]) -> list[Item] | None:
+    """`context` less its oldest turn (everything before its second user message, but for system
+    and developer messages), for `truncation: auto`; None when a single turn is left."""
+    users = [i for i, item in enumerate(context) if isinstance(item, Message) and item.role == "user"]
+    if len(users) < 2:
+        return None
+    kept = [item for item in context[:users[1]] if isinstance(item, Message) and item.role in ("system", "developer")]
+    return kept + context[users[1]:]
 
 
 def chat_request(request: ResponseCreateRequest, context: list[Item], tools: list[FunctionTool]) -> bytes:
@@ -208,6 +225,11 @@ def chat_request(request: ResponseCreateRequest, context: list[Item], tools: lis
     elif choice == "required":
         raise errors.invalid_request("tool_choice 'required' needs at least one tool.", param="tool_choice",
                                      code="invalid_value")
+    if request.top_logprobs is not None or "message.output_text.logprobs" in (request.include or ()):
+        body["logprobs"] = True
+        # At least one: the local provider (llama.cpp) gives no logprobs at all for 0; `Turn` keeps
+        # only the `top_logprobs` asked for.
+        body["top_logprobs"] = max(request.top_logprobs or 0, 1)
     if (response_format := _response_format(request)) is not None:
         body["response_format"] = response_format
     for ours, theirs in (("max_output_tokens", "max_completion_tokens"), ("temperature", "temperature"),
@@ -234,6 +256,7 @@ class Turn:
 
     def __init__(self, response: Response) -> None:
         self.response = response
+        self._top = response.top_logprobs or 0
         self._seq = 0
         self._message: Message | None = None  # the open message item, if any
         self._part: OutputText | Refusal | None = None
@@ -267,7 +290,7 @@ class Turn:
                 continue
             delta = choice.delta
             if delta.content:
-                events += self._text(delta.content)
+                events += self._text(delta.content, choice.logprobs.content if choice.logprobs else None)
             if delta.refusal:
                 events += self._refusal(delta.refusal)
             for call in delta.tool_calls or ():
@@ -297,16 +320,22 @@ class Turn:
                                      content_index=len(self._message.content) - 1,
                                      part=msgspec.structs.replace(part))]
 
-    def _text(self, text: str) -> list[StreamEvent]:
+    def _text(self, text: str, logprobs: list[TokenLogprob] | None) -> list[StreamEvent]:
         events = self._open_part(OutputText(text=""))
         self._part.text += text
+        logprobs = [msgspec.structs.replace(t, top_logprobs=t.top_logprobs[:self._top]) for t in logprobs or ()]
+        self._part.logprobs += msgspec.to_builtins(logprobs)
+        brief = [{"token": t.token, "logprob": t.logprob,
+                  "top_logprobs": [{"token": top.token, "logprob": top.logprob} for top in t.top_logprobs]}
+                 for t in logprobs]
         return events + [self._event(OutputTextDelta, item_id=self._message.id, output_index=self._output_index,
-                                     content_index=len(self._message.content) - 1, delta=text)]
+                                     content_index=len(self._message.content) - 1, delta=text, logprobs=brief)]
 
     def _refusal(self, text: str) -> list[StreamEvent]:
         events = self._open_part(Refusal(refusal=""))
         self._part.refusal += text
-        return events  # the refusal's own delta events are left out: no model here refuses
+        return events + [self._event(RefusalDelta, item_id=self._message.id, output_index=self._output_index,
+                                     content_index=len(self._message.content) - 1, delta=text)]
 
     def _close_part(self) -> list[StreamEvent]:
         part, self._part = self._part, None
@@ -314,7 +343,8 @@ class Turn:
             return []
         where = {"item_id": self._message.id, "output_index": self._output_index,
                  "content_index": len(self._message.content) - 1}
-        events = [self._event(OutputTextDone, **where, text=part.text)] if isinstance(part, OutputText) else []
+        events = [self._event(OutputTextDone, **where, text=part.text) if isinstance(part, OutputText)
+                  else self._event(RefusalDone, **where, refusal=part.refusal)]
         return events + [self._event(ContentPartDone, **where, part=msgspec.structs.replace(part))]
 
     def _close_message(self, status: str) -> list[StreamEvent]:
@@ -381,3 +411,7 @@ class Turn:
         self.response = msgspec.structs.replace(self.response, status="failed",
                                                 error=ResponseError(code=code, message=err.message))
         return events + [self._event(ResponseFailed, response=self.response)]
+
+    def error(self, err: errors.ApiError) -> StreamEvent:
+        """The `error` event: the turn broke after its stream began, beyond what `fail` covers."""
+        return self._event(ErrorEvent, code=err.code or err.type, message=err.message, param=err.param)

@@ -14,7 +14,7 @@ from services.responses.context import Context
 from services.responses.tables import ConversationItemRecord, ConversationRecord
 from shared import errors
 from shared.protocol.bus import Envelope
-from shared.protocol.responses import (
+from shared.protocol.conversations import (
     Conversation,
     ConversationCreateRequest,
     ConversationDeleted,
@@ -22,9 +22,8 @@ from shared.protocol.responses import (
     ConversationItemsCreate,
     ConversationItemsQuery,
     ConversationUpdate,
-    Item,
-    ItemList,
 )
+from shared.protocol.responses import Item, ItemList
 
 _create = msgspec.json.Decoder(ConversationCreateRequest)
 _update = msgspec.json.Decoder(ConversationUpdate)
@@ -38,11 +37,14 @@ def _object(record: ConversationRecord) -> Conversation:
     return Conversation(id=record.id, created_at=record.created_at, metadata=record.metadata)
 
 
+def not_found(conversation_id: str, param: str = "conversation_id") -> errors.ApiError:
+    return errors.ApiError(404, f"Conversation with id '{conversation_id}' not found.", param=param, code="not_found")
+
+
 async def own(ctx: Context, conversation_id: str, project: str, *, param: str = "conversation_id") -> ConversationRecord:
     record = await ctx.tables.conversations.get({"_id": conversation_id, "project": project})
     if record is None:
-        raise errors.ApiError(404, f"Conversation with id '{conversation_id}' not found.", param=param,
-                              code="not_found")
+        raise not_found(conversation_id, param)
     return record
 
 
@@ -91,14 +93,14 @@ async def update(ctx: Context, envelope: Envelope) -> Conversation:
     record = await ctx.tables.conversations.update({"_id": change.conversation_id, "project": envelope.project},
                                                    {"metadata": change.metadata})
     if record is None:
-        await own(ctx, change.conversation_id, envelope.project)  # raises the 404
+        raise not_found(change.conversation_id)
     return _object(record)
 
 
 async def delete(ctx: Context, envelope: Envelope) -> ConversationDeleted:
     conversation_id = bus_service.decode(_conversation_id, envelope.body)
     if not await ctx.tables.conversations.delete({"_id": conversation_id, "project": envelope.project}):
-        await own(ctx, conversation_id, envelope.project)
+        raise not_found(conversation_id)
     await ctx.tables.items.delete({"conversation_id": conversation_id})
     return ConversationDeleted(id=conversation_id)
 

@@ -9,6 +9,7 @@ from services.kit import tables
 from services.kit.tables import new_id
 from shared import errors
 from shared.protocol.responses import (
+    Compaction,
     FunctionCall,
     FunctionCallOutput,
     InputText,
@@ -20,7 +21,7 @@ from shared.protocol.responses import (
     Reasoning,
 )
 
-_PREFIX = {Message: "msg_", FunctionCall: "fc_", FunctionCallOutput: "fco_", Reasoning: "rs_"}
+_PREFIX = {Message: "msg_", FunctionCall: "fc_", FunctionCallOutput: "fco_", Reasoning: "rs_", Compaction: "cmp_"}
 
 
 def parse(raw: str | list[dict[str, Any]] | None, *, param: str) -> list[Item]:
@@ -53,7 +54,7 @@ def stored(item: Item) -> Item:
     changes: dict[str, Any] = {}
     if not item.id:
         changes["id"] = new_id(_PREFIX[type(item)])
-    if isinstance(item, Reasoning):
+    if isinstance(item, (Reasoning, Compaction)):
         return msgspec.structs.replace(item, **changes)
     if item.status is None:
         changes["status"] = "completed"

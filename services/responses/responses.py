@@ -17,7 +17,7 @@ import msgspec
 from services.kit import service as bus_service
 from services.kit.outcome import Outcome
 from services.kit.tables import new_id
-from services.responses import background, chat_translation, conversations, items, turns
+from services.responses import background, chat_translation, compaction, conversations, items, turns
 from services.responses.context import Context
 from services.responses.tables import ResponseRecord
 from services.responses.turns import Before
@@ -25,11 +25,13 @@ from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope, TokenCounts
 from shared.protocol.responses import (
+    Compacted,
     ConversationRef,
     InputItemsQuery,
     InputTokens,
     Item,
     ItemList,
+    Message,
     Response,
     ResponseCreateRequest,
     ResponseDeleted,
@@ -62,7 +64,8 @@ def _response(request: ResponseCreateRequest, tools, before: Before) -> Response
         conversation=ConversationRef(id=before.conversation.id) if before.conversation else None,
         reasoning=request.reasoning, store=request.store is not False,
         temperature=request.temperature if request.temperature is not None else 1.0,
-        top_p=request.top_p if request.top_p is not None else 1.0, tool_choice=request.tool_choice or "auto",
+        top_p=request.top_p if request.top_p is not None else 1.0, top_logprobs=request.top_logprobs,
+        tool_choice=request.tool_choice or "auto",
         tools=tools, truncation=request.truncation or "disabled",
         user=request.user if request.user is not None else msgspec.UNSET, metadata=request.metadata or {},
         output=[], **({"text": request.text} if request.text is not None else {}))
@@ -103,8 +106,7 @@ class Responses:
         tools, given, before, body = await self._prepare(envelope.project, request)
         response = _response(request, tools, before)
         if request.background:
-            return await self._queue(envelope, replier, response, body=body, given=given, before=before,
-                                     stream=outcome.stream)
+            return await self._queue(envelope, replier, outcome, response, body=body, given=given, before=before)
         turn = chat_translation.Turn(response)
 
         async def emit(events: list[StreamEvent]) -> None:
@@ -115,13 +117,25 @@ class Responses:
 
         self._running[envelope.request_id] = asyncio.current_task()
         try:
-            await turns.run(self._ctx, request_id=envelope.request_id, project=envelope.project, turn=turn, body=body,
-                            given=given, before=before, emit=emit)
+            await self._truncating(envelope, request, tools, turn=turn, body=body, given=given, before=before,
+                                   emit=emit)
         except asyncio.CancelledError:
             await asyncio.shield(turns.stopped(self._ctx, envelope.request_id, turn.response))
             if envelope.request_id not in self._stopped:
                 raise  # the service is stopping: `BusService` tells the client
             outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
+            return
+        except Exception as exc:
+            if not outcome.chunks:
+                raise  # nothing sent yet: the error is the answer
+            # The stream has begun: its end is an `error` event.
+            err = exc if isinstance(exc, errors.ApiError) else errors.server_error()
+            if not isinstance(exc, errors.ApiError):
+                log.exception("request_id=%s: the turn of %s broke mid-stream", envelope.request_id,
+                              turn.response.id)
+            await replier.data(_encode(turn.error(err)))
+            await replier.done()
+            outcome.failed(err.status, err.code or err.type)
             return
         finally:
             del self._running[envelope.request_id]
@@ -136,14 +150,49 @@ class Responses:
         else:
             await replier.data(_encode(turn.response), usage=outcome.usage)
 
+    async def _truncating(self, envelope: Envelope, request: ResponseCreateRequest, tools, *, turn, body: bytes,
+                          given: list[Item], before: Before, emit) -> None:
+        """Run the turn; with `truncation: auto`, a context too long for the model loses its oldest
+        turns until it fits (what is stored stays whole: only the model reads less)."""
+        context = before.items + given
+        while True:
+            try:
+                return await turns.run(self._ctx, request_id=envelope.request_id, project=envelope.project,
+                                       turn=turn, body=body, given=given, before=before, emit=emit)
+            except errors.ApiError as err:
+                shorter = chat_translation.without_oldest_turn(context) \
+                    if request.truncation == "auto" and err.code == "context_length_exceeded" else None
+                if shorter is None:
+                    raise
+                context = shorter
+                body = chat_translation.chat_request(request, context, tools)
+
     async def input_tokens(self, envelope: Envelope) -> InputTokens:
         """`POST /v1/responses/input_tokens`: the model counts the request's whole input (context,
         instructions, tools) as it would for a response, generating one token."""
         request = bus_service.decode(_create, envelope.body)
         request = msgspec.structs.replace(request, max_output_tokens=1, stream=None)
         *_, body = await self._prepare(envelope.project, request)
-        return InputTokens(input_tokens=await turns.count_input(self._ctx, request_id=envelope.request_id,
-                                                                project=envelope.project, body=body))
+        _, usage = await turns.complete(self._ctx, request_id=envelope.request_id, project=envelope.project, body=body)
+        return InputTokens(input_tokens=usage.prompt_tokens)
+
+    async def compact(self, envelope: Envelope) -> Compacted:
+        """`POST /v1/responses/compact`: the model summarizes the context (`input`, after
+        `previous_response_id`'s); the answer keeps its user messages and puts one `compaction` item,
+        the summary, in place of the rest."""
+        request = bus_service.decode(_create, envelope.body)
+        request = msgspec.structs.replace(request, tools=None, tool_choice=None, text=None, stream=None,
+                                          max_output_tokens=self._ctx.settings.compact_tokens)
+        _, given, before, _ = await self._prepare(envelope.project, request)
+        context = [*before.items, *given]
+        body = chat_translation.chat_request(request, [*context, Message(role="user", content=compaction.SUMMARIZE)],
+                                             [])
+        summary, usage = await turns.complete(self._ctx, request_id=envelope.request_id, project=envelope.project,
+                                              body=body)
+        kept = [item for item in context if isinstance(item, Message) and item.role == "user"]
+        return Compacted(id=new_id("resp_"), created_at=int(time.time()),
+                         output=[*kept, items.stored(compaction.item(summary.strip()))],
+                         usage=chat_translation.usage_of(usage))
 
     async def _context(self, project: str, request: ResponseCreateRequest) -> Before:
         if request.previous_response_id and request.conversation:
@@ -162,6 +211,9 @@ class Responses:
         if previous is None:
             raise errors.ApiError(404, f"Previous response with id '{request.previous_response_id}' not found.",
                                   param="previous_response_id", code="previous_response_not_found")
+        if previous.response.status in RUNNING:
+            raise errors.invalid_request(f"Previous response with id '{previous.id}' is still in progress.",
+                                         param="previous_response_id", code="invalid_value")
         found = {r.id: r for r in await table.find({"_id": {"$in": previous.chain}, "project": project})} \
             if previous.chain else {}
         before: list[Item] = []
@@ -171,16 +223,16 @@ class Responses:
 
     # ------------------------------------------------------------ background responses
 
-    async def _queue(self, envelope: Envelope, replier: Replier, response: Response, *, body: bytes,
-                     given: list[Item], before: Before, stream: bool) -> None:
+    async def _queue(self, envelope: Envelope, replier: Replier, outcome: Outcome, response: Response, *,
+                     body: bytes, given: list[Item], before: Before) -> None:
         """Keep the response `queued` with the chat request that runs it, queue its turn, and answer
         the queued response (or, streamed, its events as a replica produces them)."""
         await self._ctx.tables.responses.insert(ResponseRecord(
             id=response.id, project=envelope.project, response=response, input=given, chain=before.chain,
             chat_body=body.decode(), conversation_id=before.conversation.id if before.conversation else ""))
         await background.queue(self._ctx.js, response.id)
-        if stream:
-            await self._follow(response.id, -1, replier)
+        if outcome.stream:
+            await self._follow(envelope, response.id, -1, replier, outcome)
         else:
             await replier.data(_encode(response))
 
@@ -230,12 +282,25 @@ class Responses:
             await self._ctx.events.append(response_id, [ResponseFailed(response=record.response,
                                                                        sequence_number=sequence)])
 
-    async def _follow(self, response_id: str, after: int, replier: Replier) -> None:
+    async def _follow(self, envelope: Envelope, response_id: str, after: int, replier: Replier,
+                      outcome: Outcome) -> None:
+        """Send a background response's events after `after`, as they come, until it ends or the
+        client goes away (which stops only the following, never the response)."""
         async def status() -> str:
             record = await self._ctx.tables.responses.get({"_id": response_id})
             return record.response.status if record is not None else "cancelled"
 
-        await self._ctx.events.follow(response_id, after, replier, status=status)
+        self._running[envelope.request_id] = asyncio.current_task()
+        try:
+            await self._ctx.events.follow(response_id, after, replier, status=status)
+        except asyncio.CancelledError:
+            if envelope.request_id not in self._stopped:
+                raise
+            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
+            return
+        finally:
+            del self._running[envelope.request_id]
+            self._stopped.discard(envelope.request_id)
         await replier.done()
 
     async def cancel_response(self, envelope: Envelope) -> Response:
@@ -271,7 +336,7 @@ class Responses:
             raise errors.invalid_request("Only a background response's stream can be replayed.", param="stream",
                                          code="invalid_value")
         outcome.stream = True
-        await self._follow(record.id, query.starting_after, replier)
+        await self._follow(envelope, record.id, query.starting_after, replier, outcome)
 
     async def delete(self, envelope: Envelope) -> ResponseDeleted:
         response_id = bus_service.decode(_response_id, envelope.body)

@@ -50,6 +50,8 @@ class ResponsesService(BusService):
                      responses.retrieve),
             Endpoint("responses_input_tokens", subjects.RESPONSES_INPUT_TOKENS, "/v1/responses/input_tokens",
                      self.answering(Responses.input_tokens, responses)),
+            Endpoint("responses_compact", subjects.RESPONSES_COMPACT, "/v1/responses/compact",
+                     self.answering(Responses.compact, responses)),
             Endpoint("responses_cancel", subjects.RESPONSES_CANCEL, "/v1/responses/{response_id}/cancel",
                      self.answering(Responses.cancel_response, responses)),
             Endpoint("responses_delete", subjects.RESPONSES_DELETE, "/v1/responses/{response_id}",

@@ -19,3 +19,9 @@ class ResponsesSettings(msgspec.Struct, kw_only=True):
     background_workers: int = 4
     ack_wait: float = 30.0
     stream_poll: float = 0.1  # seconds between looks for new events of a stream followed from the store
+    # A foreground turn's stored response says it is alive for `lease` seconds, renewed while it
+    # runs; once that lapses (its replica died) a sweep ends it `failed`.
+    lease: float = 30.0
+    sweep_interval: float = 10.0  # seconds between sweeps
+    retention_days: float = 30.0  # stored responses are deleted this long after they were created; 0: never
+    compact_tokens: int = 512  # the most a compaction's summary may take (POST /v1/responses/compact)

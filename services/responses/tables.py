@@ -26,6 +26,8 @@ class ResponseRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     # its items go to.
     chat_body: str = ""
     conversation_id: str = ""
+    # A foreground turn in progress: until when its replica says it runs it (see janitor.py).
+    alive_until: float = 0.0
 
 
 class ConversationRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):

@@ -10,6 +10,7 @@ response (its events go to the event log, which any replica can follow).
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -51,26 +52,17 @@ async def run(ctx: Context, *, request_id: str, project: str, turn: chat_transla
     async with asyncio.timeout(settings.call_timeout), contextlib.aclosing(frames):
         frame = await _first(frames)
         # The model has taken the request: from here on, the response exists.
+        alive = None
         if store and not queued:
-            await ctx.tables.responses.insert(ResponseRecord(id=turn.response.id, project=project,
-                                                             response=turn.response, input=given, chain=before.chain))
-        await emit(turn.start())
-        while True:
-            match frame:
-                case Data():
-                    await emit(turn.chunk(_chunk(frame.body)))
-                case Done():
-                    final = turn.finish()
-                    break
-                case Failure():
-                    final = turn.fail(errors.ApiError.from_object(frame.status, frame.error))
-                    break
-            try:
-                frame = await anext(frames)
-            except (TimeoutError, NoResponders, StopAsyncIteration):
-                final = turn.fail(errors.ApiError(502, "The model stopped answering in the middle of the response.",
-                                                  type="server_error"))
-                break
+            await ctx.tables.responses.insert(ResponseRecord(
+                id=turn.response.id, project=project, response=turn.response, input=given, chain=before.chain,
+                alive_until=time.time() + settings.lease))
+            alive = asyncio.create_task(_keep_alive(ctx, turn.response.id))
+        try:
+            final = await _chunks(turn, frame, frames, emit)
+        finally:
+            if alive is not None:
+                alive.cancel()
     response = turn.response
     if store:
         # Only while it is in progress: a cancel (or a replica that took over) has the last word.
@@ -81,20 +73,52 @@ async def run(ctx: Context, *, request_id: str, project: str, turn: chat_transla
     await emit(final)
 
 
-async def count_input(ctx: Context, *, request_id: str, project: str, body: bytes) -> int:
-    """The input tokens of the chat request `body` (sent with one output token): what the model
-    counts, its chat template and tool definitions included."""
+async def _chunks(turn: chat_translation.Turn, frame, frames, emit: Emit) -> list[StreamEvent]:
+    """Emit the events of the chat frames from `frame` on; the final ones, still to send."""
+    await emit(turn.start())
+    while True:
+        match frame:
+            case Data():
+                await emit(turn.chunk(_chunk(frame.body)))
+            case Done():
+                return turn.finish()
+            case Failure():
+                return turn.fail(errors.ApiError.from_object(frame.status, frame.error))
+        try:
+            frame = await anext(frames)
+        except (TimeoutError, NoResponders, StopAsyncIteration):
+            return turn.fail(errors.ApiError(502, "The model stopped answering in the middle of the response.",
+                                             type="server_error"))
+
+
+async def _keep_alive(ctx: Context, response_id: str) -> None:
+    while True:
+        await asyncio.sleep(ctx.settings.lease / 3)
+        try:
+            await ctx.tables.responses.update({"_id": response_id, "response.status": "in_progress"},
+                                              {"alive_until": time.time() + ctx.settings.lease})
+        except Exception:
+            log.warning("could not renew the lease of %s", response_id, exc_info=True)
+
+
+async def complete(ctx: Context, *, request_id: str, project: str, body: bytes) -> tuple[str, Usage]:
+    """A chat request's whole text and usage, for a call that is not a response (counting input
+    tokens, compacting a context)."""
     call = Envelope(request_id=request_id, project=project, body=msgspec.Raw(body))
     frames = ctx.caller.frames(subjects.CHAT_COMPLETIONS, call, idle_timeout=ctx.settings.call_idle_timeout)
+    text, usage = [], None
     async with asyncio.timeout(ctx.settings.call_timeout), contextlib.aclosing(frames):
         frame = await _first(frames)
         while not isinstance(frame, Done):
             if isinstance(frame, Failure):
                 raise errors.ApiError.from_object(frame.status, frame.error)
-            if isinstance(frame, Data) and isinstance(usage := _chunk(frame.body).usage, Usage):
-                return usage.prompt_tokens
+            chunk = _chunk(frame.body)
+            usage = chunk.usage if isinstance(chunk.usage, Usage) else usage
+            text += [c.delta.content for c in chunk.choices if c.index == 0 and c.delta.content]
             frame = await anext(frames)
-    raise errors.server_error("The model did not report its input tokens.")
+    if usage is None:
+        raise errors.server_error("The model did not report its usage.")
+    return "".join(text), usage
 
 
 async def stopped(ctx: Context, request_id: str, response: Response, *, status: str = "cancelled",

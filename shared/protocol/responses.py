@@ -1,5 +1,5 @@
-"""`/v1/responses` and `/v1/conversations`: the requests as OpenAI documents them, the Response
-object, its items, the stream's typed events, and conversations.
+"""`/v1/responses`: the requests as OpenAI documents them, the Response object, its items (which
+conversations hold too: shared/protocol/conversations.py), and the stream's typed events.
 
 Requests ignore fields they do not name, so clients may send newer ones. Input items come as a
 list of objects that may leave out `type` (an "easy" message is `{"role", "content"}`), so the
@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-# OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512.
-Metadata = Annotated[dict[Annotated[str, Meta(max_length=64)], Annotated[str, Meta(max_length=512)]],
-                     Meta(max_length=16)]
+# OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512; a key holds no NUL (a
+# MongoDB field name cannot).
+Metadata = Annotated[dict[Annotated[str, Meta(max_length=64, pattern="^[^\x00]*$")],
+                          Annotated[str, Meta(max_length=512)]], Meta(max_length=16)]
 Limit = Annotated[int, Meta(ge=1, le=100)]
 Order = Literal["asc", "desc"]
 ItemStatus = Literal["in_progress", "completed", "incomplete"]
@@ -90,7 +91,15 @@ class Reasoning(Struct, tag="reasoning", tag_field="type", kw_only=True, omit_de
     encrypted_content: str | None = None
 
 
-Item = Message | FunctionCall | FunctionCallOutput | ItemReference | Reasoning
+class Compaction(Struct, tag="compaction", tag_field="type", kw_only=True):
+    """What `POST /v1/responses/compact` makes of a context's earlier items: opaque to clients,
+    which send it back as input in their place."""
+
+    id: str | None = None
+    encrypted_content: str
+
+
+Item = Message | FunctionCall | FunctionCallOutput | ItemReference | Reasoning | Compaction
 OutputItem = Message | FunctionCall
 
 # ---------------------------------------------------------------- request
@@ -153,6 +162,7 @@ class ResponseCreateRequest(Struct, kw_only=True, omit_defaults=True):
     reasoning: dict[str, Any] | None = None
     background: bool | None = None
     service_tier: str | None = None
+    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None  # with `include` message.output_text.logprobs
 
 
 # ---------------------------------------------------------------- the Response object
@@ -206,6 +216,7 @@ class Response(Struct, kw_only=True, tag="response", tag_field="object"):
     background: bool = False
     temperature: float | None = 1.0
     top_p: float | None = 1.0
+    top_logprobs: int | None = None
     text: TextConfig = TextConfig()
     tool_choice: str | dict[str, Any] = "auto"
     tools: list[FunctionTool] = []
@@ -220,6 +231,16 @@ class InputTokens(Struct, kw_only=True, tag="response.input_tokens", tag_field="
     """`POST /v1/responses/input_tokens`: what a response made of the same request would read."""
 
     input_tokens: int
+
+
+class Compacted(Struct, kw_only=True, tag="response.compaction", tag_field="object"):
+    """`POST /v1/responses/compact`: the context's user messages, then one `compaction` item for
+    the rest."""
+
+    id: str
+    created_at: int
+    output: list[Item]
+    usage: ResponseUsage
 
 
 class ResponseDeleted(Struct, kw_only=True, tag="response.deleted", tag_field="object"):
@@ -378,57 +399,3 @@ class InputItemsQuery(Struct, kw_only=True, omit_defaults=True):
     limit: Limit = 20
     order: Order = "desc"
     include: list[str] | None = None
-
-
-# ---------------------------------------------------------------- conversations
-
-
-class Conversation(Struct, kw_only=True, tag="conversation", tag_field="object"):
-    id: str
-    created_at: int
-    metadata: dict[str, str]
-
-
-class ConversationDeleted(Struct, kw_only=True, tag="conversation.deleted", tag_field="object"):
-    id: str
-    deleted: bool = True
-
-
-class ConversationCreateRequest(Struct, kw_only=True):
-    items: Annotated[list[dict[str, Any]], Meta(max_length=20)] | None = None
-    metadata: Metadata | None = None
-
-
-class ConversationUpdateRequest(Struct, kw_only=True):
-    metadata: Metadata
-
-
-class ConversationUpdate(Struct, kw_only=True):
-    conversation_id: str
-    metadata: dict[str, str]
-
-
-class ConversationItemsCreateRequest(Struct, kw_only=True):
-    items: Annotated[list[dict[str, Any]], Meta(min_length=1, max_length=20)]
-
-
-class ConversationItemsCreate(Struct, kw_only=True):
-    conversation_id: str
-    items: list[dict[str, Any]]
-
-
-class ConversationItemsQuery(Struct, kw_only=True, omit_defaults=True):
-    """`GET /v1/conversations/{conversation_id}/items`: the id and the query parameters."""
-
-    conversation_id: str
-    after: str | None = None
-    limit: Limit = 20
-    order: Order = "desc"
-    include: list[str] | None = None
-
-
-class ConversationItemRef(Struct, kw_only=True):
-    """`GET` or `DELETE /v1/conversations/{conversation_id}/items/{item_id}`."""
-
-    conversation_id: str
-    item_id: str

@@ -8,7 +8,7 @@ from aiohttp import web
 from services.edge.relay import forward
 from services.edge.reading.body import convert, read_json
 from shared import subjects
-from shared.protocol.responses import (
+from shared.protocol.conversations import (
     ConversationCreateRequest,
     ConversationItemRef,
     ConversationItemsCreate,

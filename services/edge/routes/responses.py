@@ -1,4 +1,4 @@
-"""POST /v1/responses, POST /v1/responses/input_tokens, GET and DELETE /v1/responses/{response_id} (GET with `stream=true` replays
+"""POST /v1/responses, POST /v1/responses/input_tokens, POST /v1/responses/compact, GET and DELETE /v1/responses/{response_id} (GET with `stream=true` replays
 and follows a background response's events), POST /v1/responses/{response_id}/cancel,
 GET /v1/responses/{response_id}/input_items"""
 
@@ -25,6 +25,12 @@ async def create(request: web.Request) -> web.StreamResponse:
 async def input_tokens(request: web.Request) -> web.StreamResponse:
     body, parsed = await read_json(request, _decoder)
     return await forward(request, subjects.RESPONSES_INPUT_TOKENS, body, model=parsed.model)
+
+
+@routes.post("/v1/responses/compact")
+async def compact(request: web.Request) -> web.StreamResponse:
+    body, parsed = await read_json(request, _decoder)
+    return await forward(request, subjects.RESPONSES_COMPACT, body, model=parsed.model)
 
 
 @routes.get("/v1/responses/{response_id}")
