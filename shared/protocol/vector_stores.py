@@ -255,7 +255,9 @@ class Search(Struct, kw_only=True):
 
 
 class IngestTask(Struct, kw_only=True):
-    """One file of a store to ingest (JetStream): the record says everything else."""
+    """One file of a store to ingest (JetStream): the record says everything else. `seq` tells this
+    record from a later one of the same file (removed and added again)."""
 
     vector_store_id: str
     file_id: str
+    seq: str
