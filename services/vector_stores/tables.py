@@ -37,7 +37,7 @@ class FileRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"}):
     last_error: LastError | None = None
     chunk_size: int = 800
     chunk_overlap: int = 400
-    attributes: dict[str, str | float | bool] | None = None
+    attributes: dict[str, str | int | float | bool] | None = None
     usage_bytes: int = 0
     filename: str = ""
     batch_id: str = ""

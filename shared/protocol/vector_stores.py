@@ -9,7 +9,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 # OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512.
 Metadata = Annotated[dict[Annotated[str, Meta(max_length=64)], Annotated[str, Meta(max_length=512)]],
                      Meta(max_length=16)]
-AttributeValue = Annotated[str, Meta(max_length=512)] | float | bool
+AttributeValue = Annotated[str, Meta(max_length=512)] | int | float | bool
 Attributes = Annotated[dict[Annotated[str, Meta(max_length=64)], AttributeValue], Meta(max_length=16)]
 Limit = Annotated[int, Meta(ge=1, le=100)]
 Order = Literal["asc", "desc"]
@@ -88,7 +88,7 @@ class VectorStoreFileObject(Struct, kw_only=True, tag="vector_store.file", tag_f
     status: FileStatus
     last_error: LastError | None
     chunking_strategy: StaticChunkingParam
-    attributes: dict[str, str | float | bool] | None = None
+    attributes: dict[str, str | int | float | bool] | None = None
 
 
 class VectorStoreFileList(Struct, kw_only=True, tag="list", tag_field="object"):
@@ -126,7 +126,7 @@ class SearchResult(Struct, kw_only=True):
     file_id: str
     filename: str
     score: float
-    attributes: dict[str, str | float | bool] | None
+    attributes: dict[str, str | int | float | bool] | None
     content: list[ContentPart]
 
 
