@@ -220,7 +220,7 @@ class Recorder:
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
             if kind in ("ListFilesResponse", "ListBatchesResponse", "ChatCompletionList", "ResponseItemList",
-                        "ConversationItemList"):
+                        "ConversationItemList", "ListVectorStoresResponse", "ListVectorStoreFilesResponse"):
                 obj = _empty_page(obj)
             if kind == "FineTuningJob" and obj.get("status") == "paused":
                 obj = {**obj, "status": "running"}  # the spec's enum lacks it; its own pause example answers it

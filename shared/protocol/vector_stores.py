@@ -50,7 +50,9 @@ class FileCounts(Struct, kw_only=True):
     total: int = 0
 
 
-class VectorStoreObject(Struct, kw_only=True, tag="vector_store", tag_field="object"):
+class VectorStoreObject(Struct, kw_only=True, omit_defaults=True, tag="vector_store", tag_field="object"):
+    """`expires_after` and `expires_at` are left out for a store that never expires."""
+
     id: str
     created_at: int
     name: str
