@@ -74,6 +74,19 @@ async def test_delete_a_file_and_a_store(index):
     assert await index.count("vs_b") == 2
 
 
+async def test_keyword_search_ranks_by_bm25(index):
+    texts = ["the quick brown fox", "a lazy dog sleeps", "the fox and the fox cub", "pump error E4471"]
+    await index.upsert([IndexPoint(store_id="vs_a", file_id=f"file-{n}", chunk_index=0, part=0, text=text,
+                                   vector=unit(n)) for n, text in enumerate(texts)]
+                       + [IndexPoint(store_id="vs_a", file_id="file-2", chunk_index=0, part=1, text=texts[2],
+                                     vector=unit(9))])
+    assert [h.file_id for h in await index.keyword_search("vs_a", "fox", limit=5)] == ["file-2", "file-0"]
+    assert [h.file_id for h in await index.keyword_search("vs_a", "E4471", limit=5)] == ["file-3"]
+    assert await index.keyword_search("vs_a", "the and", limit=5) == []  # stop words only
+    assert [h.file_id for h in await index.keyword_search("vs_a", "fox", limit=5, file_ids=["file-0"])] == ["file-0"]
+    assert await index.keyword_search("vs_b", "fox", limit=5) == []
+
+
 def test_point_ids_are_deterministic():
     assert point_id("vs", "f", 1, 0) == point_id("vs", "f", 1, 0) != point_id("vs", "f", 1, 1)
 

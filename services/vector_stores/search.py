@@ -2,13 +2,11 @@
 attributes match `filters`.
 
 Retrieval is hybrid unless `ranking_options.ranker` is "none": the dense ranking (cosine similarity
-of the query's vector with each chunk's best window) and a keyword ranking (BM25 over the same
-chunks) are fused by reciprocal rank fusion; `score` is then the fused score scaled to (0, 1].
+of the query's vector with each chunk's best window) and a keyword ranking (BM25, scored by the
+index on sparse keyword vectors) are fused by reciprocal rank fusion; `score` is then the fused score scaled to (0, 1].
 With "none" the ranking is dense alone and `score` is the cosine similarity. `score_threshold`
 drops results below it. `rewrite_query` is accepted; queries are searched as given.
 """
-
-import asyncio
 
 import msgspec
 
@@ -16,7 +14,7 @@ from services.kit import service as bus_service
 from services.vector_stores import filters, ranking, records
 from services.vector_stores.context import Context
 from services.vector_stores.embedding import embed
-from services.vector_stores.index import Hit
+from services.vector_stores.index import Hit, VectorIndex
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.vector_stores import ContentPart, Search, SearchResult, SearchResultsPage
@@ -41,8 +39,10 @@ async def search(ctx: Context, envelope: Envelope) -> SearchResultsPage:
         files = {file_id: r for file_id, r in files.items() if filters.matches(ask.filters, r.attributes)}
     options = ask.ranking_options
     hybrid = options is None or options.ranker != "none"
-    found = await _ranked(ctx, store.id, queries, list(files), hybrid=hybrid, project=envelope.project,
-                          request_id=envelope.request_id)
+    found = []
+    if files:
+        vectors = await embed(ctx, queries, project=envelope.project, request_id=envelope.request_id)
+        found = await ranked(ctx.index, store.id, queries, vectors, list(files), hybrid=hybrid)
     threshold = options.score_threshold if options is not None else 0.0
     data = [SearchResult(file_id=hit.file_id, filename=files[hit.file_id].filename, score=score,
                          attributes=files[hit.file_id].attributes, content=[ContentPart(text=hit.text)])
@@ -51,12 +51,11 @@ async def search(ctx: Context, envelope: Envelope) -> SearchResultsPage:
     return SearchResultsPage(search_query=queries, data=data)
 
 
-async def _ranked(ctx: Context, store_id: str, queries: list[str], file_ids: list[str], *, hybrid: bool,
-                  project: str, request_id: str) -> list[tuple[Hit, float]]:
-    if not file_ids:
-        return []
-    vectors = await embed(ctx, queries, project=project, request_id=request_id)
-    dense = [await ctx.index.search(store_id, vector, limit=CANDIDATES, file_ids=file_ids) for vector in vectors]
+async def ranked(index: VectorIndex, store_id: str, queries: list[str], vectors: list[list[float]],
+                 file_ids: list[str] | None, *, hybrid: bool) -> list[tuple[Hit, float]]:
+    """The chunks of `file_ids` (None: every file of the store) for `queries` (and their `vectors`),
+    best first, with their scores."""
+    dense = [await index.search(store_id, vector, limit=CANDIDATES, file_ids=file_ids) for vector in vectors]
     if not hybrid:
         best: dict[tuple[str, int], Hit] = {}
         for hit in (hit for found in dense for hit in found):
@@ -64,18 +63,7 @@ async def _ranked(ctx: Context, store_id: str, queries: list[str], file_ids: lis
             if key not in best or hit.score > best[key].score:
                 best[key] = hit
         return sorted(((hit, max(0.0, min(1.0, hit.score))) for hit in best.values()), key=lambda item: -item[1])
-    chunks = await ctx.index.chunks(store_id, file_ids=file_ids)
-    keyword = await asyncio.to_thread(_keyword_rankings, queries, chunks)
-    by_key = {(hit.file_id, hit.chunk_index): hit for hit in chunks}
-    rankings = [[(hit.file_id, hit.chunk_index) for hit in found] for found in dense] + keyword
-    return [(by_key[key], score) for key, score in ranking.fuse(rankings) if key in by_key]
-
-
-def _keyword_rankings(queries: list[str], chunks: list[Hit]) -> list[list[tuple[str, int]]]:
-    texts = [hit.text for hit in chunks]
-    rankings = []
-    for query in queries:
-        scores = ranking.bm25(query, texts)
-        order = sorted((i for i, score in enumerate(scores) if score > 0), key=lambda i: -scores[i])[:CANDIDATES]
-        rankings.append([(chunks[i].file_id, chunks[i].chunk_index) for i in order])
-    return rankings
+    keyword = [await index.keyword_search(store_id, query, limit=CANDIDATES, file_ids=file_ids) for query in queries]
+    by_key = {(hit.file_id, hit.chunk_index): hit for found in dense + keyword for hit in found}
+    rankings = [[(hit.file_id, hit.chunk_index) for hit in found] for found in dense + keyword]
+    return [(by_key[key], score) for key, score in ranking.fuse(rankings)]

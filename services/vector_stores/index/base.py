@@ -1,6 +1,7 @@
 """The vector index interface. A point is one vector of one chunk of one file in one store: a chunk
 longer than the embedding model's window is several points (`part` 0, 1, …), each with the chunk's
-whole text, so a hit on any part returns the whole chunk. Point ids are derived from
+whole text, so a hit on any part returns the whole chunk. Part 0 also holds the chunk's sparse
+keyword vector (BM25 weights, services/vector_stores/ranking.py), for the keyword half of a search. Point ids are derived from
 (store, file, chunk, part), so writing a chunk again (a retried ingestion step) replaces it."""
 
 import uuid
@@ -64,6 +65,11 @@ class VectorIndex(Protocol):
 
     async def search(self, store_id: str, vector: list[float], *, limit: int,
                      file_ids: Collection[str] | None = None) -> list[Hit]: ...
+
+    async def keyword_search(self, store_id: str, query: str, *, limit: int,
+                             file_ids: Collection[str] | None = None) -> list[Hit]:
+        """Chunks by their BM25 score for `query` (`ranking.keyword_vector`); none share a word: []."""
+        ...
 
     async def chunks(self, store_id: str, *, file_ids: Collection[str] | None = None) -> list[Hit]:
         """Every chunk (part 0 of each), in file and chunk order."""

@@ -17,22 +17,26 @@ from qdrant_edge import (
     Distance,
     EdgeConfig,
     EdgeShard,
+    EdgeSparseVectorParams,
     EdgeVectorParams,
     FieldCondition,
     Filter,
     MatchAny,
     MatchValue,
+    Modifier,
     PayloadSchemaType,
     Point,
     Query,
     QueryRequest,
     ScrollRequest,
+    SparseVector,
     UpdateOperation,
 )
 
 from services.vector_stores.index.base import CHUNK, FILE, PART, STORE, TEXT, Hit, IndexPoint, hits
+from services.vector_stores.ranking import keyword_vector, query_vector
 
-VECTOR = "text"
+VECTOR, KEYWORDS = "text", "keywords"
 SCROLL_PAGE = 1024
 
 
@@ -53,6 +57,7 @@ class EdgeIndex:
             return EdgeShard.load(self._path)
         os.makedirs(self._path, exist_ok=True)
         config = EdgeConfig(vectors={VECTOR: EdgeVectorParams(size=self._dimensions, distance=Distance.Cosine)},
+                            sparse_vectors={KEYWORDS: EdgeSparseVectorParams(modifier=Modifier.Idf)},
                             max_search_threads=1)
         shard = EdgeShard.create(self._path, config)
         for key in (STORE, FILE):
@@ -70,9 +75,25 @@ class EdgeIndex:
 
     async def upsert(self, points: Sequence[IndexPoint]) -> None:
         if points:
-            operation = UpdateOperation.upsert_points([Point(id=p.id, vector={VECTOR: p.vector}, payload=p.payload())
+            operation = UpdateOperation.upsert_points([Point(id=p.id, vector=self._vectors(p), payload=p.payload())
                                                        for p in points])
             await self._run(self._shard.update, operation)
+
+    @staticmethod
+    def _vectors(point: IndexPoint) -> dict:
+        if point.part:
+            return {VECTOR: point.vector}
+        return {VECTOR: point.vector, KEYWORDS: SparseVector(*keyword_vector(point.text))}
+
+    async def keyword_search(self, store_id: str, query: str, *, limit: int,
+                             file_ids: Collection[str] | None = None) -> list[Hit]:
+        indices, values = query_vector(query)
+        if not indices or (file_ids is not None and not file_ids):
+            return []
+        request = QueryRequest(limit=limit, query=Query.Nearest(SparseVector(indices, values), using=KEYWORDS),
+                               filter=self._filter(store_id, file_ids=file_ids), with_payload=True)
+        found = await self._run(self._shard.query, request)
+        return hits(((point.payload, point.score) for point in found), limit)
 
     async def search(self, store_id: str, vector: list[float], *, limit: int,
                      file_ids: Collection[str] | None = None) -> list[Hit]:

@@ -8,6 +8,9 @@ from collections.abc import Collection, Sequence
 from qdrant_client import AsyncQdrantClient, models
 
 from services.vector_stores.index.base import CHUNK, FILE, PART, STORE, TEXT, Hit, IndexPoint, hits
+from services.vector_stores.ranking import keyword_vector, query_vector
+
+VECTOR, KEYWORDS = "text", "keywords"
 
 SCROLL_PAGE = 1024
 
@@ -27,7 +30,9 @@ class ServerIndex:
         if await self._client.collection_exists(self._collection):
             return
         await self._client.create_collection(
-            self._collection, vectors_config=models.VectorParams(size=self._dimensions, distance=models.Distance.COSINE))
+            self._collection,
+            vectors_config={VECTOR: models.VectorParams(size=self._dimensions, distance=models.Distance.COSINE)},
+            sparse_vectors_config={KEYWORDS: models.SparseVectorParams(modifier=models.Modifier.IDF)})
         await self._client.create_payload_index(self._collection, STORE,
                                                 models.KeywordIndexParams(type="keyword", is_tenant=True))
         await self._client.create_payload_index(self._collection, FILE, models.PayloadSchemaType.KEYWORD)
@@ -44,13 +49,32 @@ class ServerIndex:
     async def upsert(self, points: Sequence[IndexPoint]) -> None:
         if points:
             await self._client.upsert(self._collection, points=[
-                models.PointStruct(id=p.id, vector=p.vector, payload=p.payload()) for p in points])
+                models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload()) for p in points])
+
+    @staticmethod
+    def _vectors(point: IndexPoint) -> dict:
+        if point.part:
+            return {VECTOR: point.vector}
+        indices, values = keyword_vector(point.text)
+        return {VECTOR: point.vector, KEYWORDS: models.SparseVector(indices=indices, values=values)}
+
+    async def keyword_search(self, store_id: str, query: str, *, limit: int,
+                             file_ids: Collection[str] | None = None) -> list[Hit]:
+        indices, values = query_vector(query)
+        if not indices or (file_ids is not None and not file_ids):
+            return []
+        sparse = models.SparseVector(indices=indices, values=values)
+        found = await self._client.query_points(self._collection, query=sparse, using=KEYWORDS, limit=limit,
+                                                with_payload=True,
+                                                query_filter=self._filter(store_id, file_ids=file_ids))
+        return hits(((point.payload, point.score) for point in found.points), limit)
 
     async def search(self, store_id: str, vector: list[float], *, limit: int,
                      file_ids: Collection[str] | None = None) -> list[Hit]:
         if file_ids is not None and not file_ids:
             return []
-        found = await self._client.query_points(self._collection, query=vector, limit=limit * 4, with_payload=True,
+        found = await self._client.query_points(self._collection, query=vector, using=VECTOR, limit=limit * 4,
+                                                with_payload=True,
                                                 query_filter=self._filter(store_id, file_ids=file_ids))
         return hits(((point.payload, point.score) for point in found.points), limit)
 
