@@ -37,4 +37,6 @@ def test_an_idle_store_expires_and_loses_its_vectors(vector_stack):
         time.sleep(0.3)
     with pytest.raises(openai.BadRequestError):
         client.vector_stores.search(store.id, query="lighthouse")
+    with pytest.raises(openai.BadRequestError):
+        client.vector_stores.files.upload_and_poll(vector_store_id=store.id, file=("b.txt", b"more"))
     assert client.vector_stores.delete(store.id).deleted

@@ -22,7 +22,7 @@ async def create(ctx: Context, envelope: Envelope) -> VectorStoreFileBatchObject
     batch = request.batch
     if (batch.file_ids is None) == (batch.files is None):
         raise errors.invalid_request("Give either `file_ids` or `files`, not both.", param="file_ids")
-    store = await records.own_store(ctx, request.vector_store_id, envelope.project)
+    store = await records.live_store(ctx, request.vector_store_id, envelope.project)
     wanted = batch.files or [FileCreateRequest(file_id=file_id, chunking_strategy=batch.chunking_strategy,
                                                attributes=batch.attributes) for file_id in batch.file_ids]
     # Checked before anything is added: a batch with a bad strategy or an unknown file adds nothing.

@@ -20,8 +20,8 @@ def check(flt: Filter, param: str = "filters") -> None:
     if flt.key is None or flt.value is None:
         raise errors.invalid_request(f"A `{flt.type}` filter needs `key` and `value`.", param=param)
     if (flt.type in ("in", "nin")) != isinstance(flt.value, list):
-        raise errors.invalid_request(f"`{flt.type}` compares with {'a list' if flt.type in ('in', 'nin') else 'one value'}.",
-                                     param=f"{param}.value")
+        wanted = "a list" if flt.type in ("in", "nin") else "one value"
+        raise errors.invalid_request(f"`{flt.type}` compares with {wanted}.", param=f"{param}.value")
 
 
 def _same_kind(a, b) -> bool:

@@ -27,6 +27,14 @@ async def own_store(ctx: Context, store_id: str, project: str) -> StoreRecord:
     return record
 
 
+async def live_store(ctx: Context, store_id: str, project: str) -> StoreRecord:
+    """The store, if it may take new files: an expired store has lost its vectors."""
+    record = await own_store(ctx, store_id, project)
+    if record.expired:
+        raise errors.invalid_request(f"Vector store {store_id} has expired.", param="vector_store_id")
+    return record
+
+
 async def own_file(ctx: Context, store_id: str, file_id: str, project: str) -> FileRecord:
     await own_store(ctx, store_id, project)
     record = await ctx.tables.files.get({"_id": f"{store_id}/{file_id}"})
@@ -98,8 +106,8 @@ async def batch_object(ctx: Context, record: BatchRecord) -> VectorStoreFileBatc
         status = "failed"
     else:
         status = "completed"
-    return VectorStoreFileBatchObject(id=record.id, created_at=record.created_at, vector_store_id=record.vector_store_id,
-                                      status=status, file_counts=file_counts)
+    return VectorStoreFileBatchObject(id=record.id, created_at=record.created_at,
+                                      vector_store_id=record.vector_store_id, status=status, file_counts=file_counts)
 
 
 async def listed(ctx: Context, table: Table, where: dict, *, anchor: dict | None, limit: int, order: str,

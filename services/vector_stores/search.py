@@ -31,9 +31,7 @@ async def search(ctx: Context, envelope: Envelope) -> SearchResultsPage:
         raise errors.invalid_request("`query` must not be empty.", param="query")
     if ask.filters is not None:
         filters.check(ask.filters)
-    store = await records.own_store(ctx, request.vector_store_id, envelope.project)
-    if store.expired:
-        raise errors.invalid_request(f"Vector store {store.id} has expired.", param="vector_store_id")
+    store = await records.live_store(ctx, request.vector_store_id, envelope.project)
     files = {r.file_id: r for r in await ctx.tables.files.find({"vector_store_id": store.id, "status": "completed"})}
     if ask.filters is not None:
         files = {file_id: r for file_id, r in files.items() if filters.matches(ask.filters, r.attributes)}

@@ -72,7 +72,7 @@ async def attach(ctx: Context, store: StoreRecord, request: FileCreateRequest, f
 
 async def create(ctx: Context, envelope: Envelope) -> VectorStoreFileObject:
     request = bus_service.decode(_create, envelope.body)
-    store = await records.own_store(ctx, request.vector_store_id, envelope.project)
+    store = await records.live_store(ctx, request.vector_store_id, envelope.project)
     chunks = strategy(request.file.chunking_strategy)
     file = await source(ctx, request.file.file_id, envelope)
     store = await records.touch(ctx, store)

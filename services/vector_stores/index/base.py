@@ -1,8 +1,9 @@
 """The vector index interface. A point is one vector of one chunk of one file in one store: a chunk
 longer than the embedding model's window is several points (`part` 0, 1, …), each with the chunk's
 whole text, so a hit on any part returns the whole chunk. Part 0 also holds the chunk's sparse
-keyword vector (BM25 weights, services/vector_stores/ranking.py), for the keyword half of a search. Point ids are derived from
-(store, file, chunk, part), so writing a chunk again (a retried ingestion step) replaces it."""
+keyword vector (BM25 weights, services/vector_stores/ranking.py), for the keyword half of a search.
+Point ids are derived from (store, file, chunk, part), so writing a chunk again (a retried ingestion
+step) replaces it."""
 
 import uuid
 from collections.abc import Collection, Sequence
