@@ -1,7 +1,8 @@
 """`python -m devstack` (what `make up` runs): nats-server, nx-27017, the chat (its stored
 completions in nx-27017), embeddings and audio services, the edge, the files service with its
-stores (SeaweedFS, nx-27017), the images service on the same object store, the jobs service, and
-the responses service (its responses and conversations in nx-27017).
+stores (SeaweedFS, nx-27017), the images service on the same object store, the jobs service, the
+responses service (its responses and conversations in nx-27017), and the vector stores service (its
+records in nx-27017, its vectors in an embedded Qdrant shard under $VIVIAN_HOME/vectors).
 
 Data lives under `$VIVIAN_HOME` (default `./.vivian`). Prints the base URL and an API key, then
 runs until Ctrl-C (or SIGTERM), restarting a process that crashes (`supervisor`), and stops every
@@ -89,6 +90,11 @@ def main() -> int:
                                            env={**env, **auth.env("responses"), "VIVIAN_MONGO_URL": mongo_url})
         started.append(responses)
         processes.wait_for_line(os.path.join(logs, "responses.log"), "serving", proc=responses, timeout=60)
+        vectors = processes.spawn_module("services.vector_stores", log_path=os.path.join(logs, "vector_stores.log"),
+                                         env={**env, **auth.env("vector_stores"), "VIVIAN_MONGO_URL": mongo_url,
+                                              "VIVIAN_VECTORS_DIR": os.path.join(home, "vectors")})
+        started.append(vectors)
+        processes.wait_for_line(os.path.join(logs, "vector_stores.log"), "serving", proc=vectors, timeout=60)
         key = asyncio.run(_ensure_key(nats_url, os.path.join(home, "api_key"), auth.path("keys")))
         print(f"VIVIAN_BASE_URL=http://127.0.0.1:{port}/v1")
         print(f"VIVIAN_API_KEY={key}")

@@ -8,6 +8,7 @@
   answers the callers (`edge`, `jobs`) on their inboxes, and uses its own JetStream buckets.
 - `jobs` is a caller too: a batch line goes to chat or embeddings, a file to and from files.
 - `responses` is a caller too: each model turn of a response goes to chat.
+- `vector_stores` is a caller too: a file's bytes come from files, its chunks' vectors from embeddings.
 
 Every role subscribes to replies under its own inbox prefix (`_INBOX.<role>.>`, see
 shared/buscredentials.py), so none can read another's answers. Anything not allowed is denied.
@@ -19,7 +20,7 @@ from shared import subjects as s
 # service's answer is many messages (stream frames, fragments of a large answer), which
 # `allow_responses` (one reply by default, or a per-request reply map the server keeps) fits
 # badly; publish rights on the callers' inbox prefixes fit.
-CALLERS = ("edge", "jobs", "responses")
+CALLERS = ("edge", "jobs", "responses", "vector_stores")
 
 # The subjects each service serves (subscribes to, in its queue group).
 SERVES = {
@@ -30,6 +31,7 @@ SERVES = {
     "files": ["vivian.files.>", "vivian.uploads.>"],
     "jobs": ["vivian.batches.>", "vivian.fine_tuning.>", s.MODELS_DELETE],
     "responses": [s.RESPONSES, f"{s.RESPONSES}.>", "vivian.conversations.>"],
+    "vector_stores": ["vivian.vector_stores.>"],
 }
 SERVICES = tuple(SERVES)
 ROLES = ("edge", "keys", *SERVICES)
@@ -127,4 +129,9 @@ def permissions() -> dict[str, dict]:
             # background responses: durable work
             f"{s.RESPONSES_TASKS}.>", *_stream_read(s.RESPONSES_STREAM), *_stream_create(s.RESPONSES_STREAM),
             f"$JS.API.STREAM.UPDATE.{s.RESPONSES_STREAM}"]),
+        # a file's bytes, its chunks' vectors, and ingestion as durable work
+        "vector_stores": _service("vector_stores", publish=[
+            s.FILES_RETRIEVE, s.FILES_CONTENT, s.EMBEDDINGS,
+            f"{s.VECTOR_STORES_TASKS}.>", *_stream_read(s.VECTOR_STORES_STREAM),
+            *_stream_create(s.VECTOR_STORES_STREAM), f"$JS.API.STREAM.UPDATE.{s.VECTOR_STORES_STREAM}"]),
     }

@@ -55,7 +55,8 @@ QUEUE_GROUP = "q"
 # Each domain's NATS micro service name (`nats micro ls`, `$SRV.PING.<name>`). The edge is ready
 # when every one of them answers a ping.
 SERVICES = {"chat": "vivian-chat", "embeddings": "vivian-embeddings", "files": FILES_SERVICE, "audio": "vivian-audio",
-            "images": "vivian-images", "jobs": JOBS_SERVICE, "responses": "vivian-responses"}
+            "images": "vivian-images", "jobs": JOBS_SERVICE, "responses": "vivian-responses",
+            "vector_stores": "vivian-vector-stores"}
 
 # JetStream key-value buckets.
 KEYS_BUCKET = "vivian_keys"
@@ -110,3 +111,25 @@ CONVERSATIONS_ITEMS_DELETE = "vivian.conversations.items.delete"
 # Background responses: a JetStream work-queue stream of turns, shared by every responses replica.
 RESPONSES_STREAM = "VIVIAN_RESPONSES"
 RESPONSES_TASKS = "vivian.tasks.responses"
+
+# /v1/vector_stores (+ /files, /file_batches, /search), served by the vector stores service
+# (services/vector_stores/).
+VECTOR_STORES_CREATE = "vivian.vector_stores.create"
+VECTOR_STORES_LIST = "vivian.vector_stores.list"
+VECTOR_STORES_RETRIEVE = "vivian.vector_stores.retrieve"
+VECTOR_STORES_UPDATE = "vivian.vector_stores.update"
+VECTOR_STORES_DELETE = "vivian.vector_stores.delete"
+VECTOR_STORES_SEARCH = "vivian.vector_stores.search"
+VECTOR_STORES_FILES_CREATE = "vivian.vector_stores.files.create"
+VECTOR_STORES_FILES_LIST = "vivian.vector_stores.files.list"
+VECTOR_STORES_FILES_RETRIEVE = "vivian.vector_stores.files.retrieve"
+VECTOR_STORES_FILES_UPDATE = "vivian.vector_stores.files.update"
+VECTOR_STORES_FILES_DELETE = "vivian.vector_stores.files.delete"
+VECTOR_STORES_FILES_CONTENT = "vivian.vector_stores.files.content"
+VECTOR_STORES_FILE_BATCHES_CREATE = "vivian.vector_stores.file_batches.create"
+VECTOR_STORES_FILE_BATCHES_RETRIEVE = "vivian.vector_stores.file_batches.retrieve"
+VECTOR_STORES_FILE_BATCHES_CANCEL = "vivian.vector_stores.file_batches.cancel"
+VECTOR_STORES_FILE_BATCHES_FILES = "vivian.vector_stores.file_batches.files"
+# Ingestion: a JetStream work-queue stream of files to parse, chunk, embed and index.
+VECTOR_STORES_STREAM = "VIVIAN_VECTOR_STORES"
+VECTOR_STORES_TASKS = "vivian.tasks.vector_stores"

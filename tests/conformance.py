@@ -84,7 +84,7 @@ def schema_for(method: str, path: str, status: int, streamed: bool) -> str | Non
         return "CreateTranslationResponseJson"
     if (method == "POST" and path == "/responses") or (method == "GET" and re.fullmatch(r"/responses/[^/]+", path)):
         return "ResponseStreamEvent" if streamed else "Response"
-    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING + _CHAT_STORED + _RESPONSES:
+    for verb, pattern, schema in _FILES + _BATCHES + _FINE_TUNING + _CHAT_STORED + _RESPONSES + _VECTOR_STORES:
         if method == verb and re.fullmatch(pattern, path):
             return schema
     return None
@@ -148,6 +148,26 @@ _RESPONSES = [
     ("DELETE", r"/conversations/[^/]+/items/[^/]+", "ConversationResource"),
 ]
 
+# /v1/vector_stores and its files, file batches and search
+_VECTOR_STORES = [
+    ("POST", r"/vector_stores", "VectorStoreObject"),
+    ("GET", r"/vector_stores", "ListVectorStoresResponse"),
+    ("GET", r"/vector_stores/[^/]+", "VectorStoreObject"),
+    ("POST", r"/vector_stores/[^/]+", "VectorStoreObject"),
+    ("DELETE", r"/vector_stores/[^/]+", "DeleteVectorStoreResponse"),
+    ("POST", r"/vector_stores/[^/]+/search", "VectorStoreSearchResultsPage"),
+    ("POST", r"/vector_stores/[^/]+/files", "VectorStoreFileObject"),
+    ("GET", r"/vector_stores/[^/]+/files", "ListVectorStoreFilesResponse"),
+    ("GET", r"/vector_stores/[^/]+/files/[^/]+", "VectorStoreFileObject"),
+    ("POST", r"/vector_stores/[^/]+/files/[^/]+", "VectorStoreFileObject"),
+    ("DELETE", r"/vector_stores/[^/]+/files/[^/]+", "DeleteVectorStoreFileResponse"),
+    ("GET", r"/vector_stores/[^/]+/files/[^/]+/content", "VectorStoreFileContentResponse"),
+    ("POST", r"/vector_stores/[^/]+/file_batches", "VectorStoreFileBatchObject"),
+    ("GET", r"/vector_stores/[^/]+/file_batches/[^/]+", "VectorStoreFileBatchObject"),
+    ("POST", r"/vector_stores/[^/]+/file_batches/[^/]+/cancel", "VectorStoreFileBatchObject"),
+    ("GET", r"/vector_stores/[^/]+/file_batches/[^/]+/files", "ListVectorStoreFilesResponse"),
+]
+
 
 _VERBOSE = {"CreateTranscriptionResponseJson": "CreateTranscriptionResponseVerboseJson",
             "CreateTranslationResponseJson": "CreateTranslationResponseVerboseJson"}
@@ -201,7 +221,7 @@ class Recorder:
             if streamed and kind == "CreateCompletionResponse":
                 obj = _as_whole_answer(obj)
             if kind in ("ListFilesResponse", "ListBatchesResponse", "ChatCompletionList", "ResponseItemList",
-                        "ConversationItemList"):
+                        "ConversationItemList", "ListVectorStoresResponse", "ListVectorStoreFilesResponse"):
                 obj = _empty_page(obj)
             if kind == "FineTuningJob" and obj.get("status") == "paused":
                 obj = {**obj, "status": "running"}  # the spec's enum lacks it; its own pause example answers it

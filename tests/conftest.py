@@ -6,9 +6,10 @@ from tests import image_upstream
 from tests.conformance import AsyncRecordingTransport, Recorder, RecordingTransport
 from tests.stack import Stack, embedding_models_toml, free_port, local_models_toml, make_key
 
-# The files service and its stores, and the images, jobs and responses services (started only by the
-# tests that use them).
-pytest_plugins = ["tests.files_fixtures", "tests.images_fixtures", "tests.jobs_fixtures", "tests.responses_fixtures"]
+# The files service and its stores, and the images, jobs, responses and vector stores services
+# (started only by the tests that use them).
+pytest_plugins = ["tests.files_fixtures", "tests.images_fixtures", "tests.jobs_fixtures", "tests.responses_fixtures",
+                  "tests.vector_stores_fixtures"]
 
 RELAY_KEY_ENV = "VIVIAN_TEST_RELAY_KEY"
 IMAGE_KEY_ENV = "VIVIAN_TEST_IMAGE_KEY"

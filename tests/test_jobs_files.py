@@ -1,4 +1,4 @@
-"""The jobs service's files (services/jobs/files_client.py): it writes a file through the files service's
+"""The jobs service's files (services/kit/files_client.py): it writes a file through the files service's
 stage and commit calls (multipart when it is bigger than a part) and reads one back as a stream of
 lines, whole or a byte range, in the project that owns it."""
 
@@ -8,7 +8,7 @@ import aiohttp
 import openai
 import pytest
 
-from services.jobs.files_client import Files
+from services.kit.files_client import Files
 from shared import bus
 from shared.protocol.files import ExpiresAfter
 

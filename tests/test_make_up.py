@@ -53,8 +53,8 @@ def start(home: str, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
 
 def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
     children = children_of(proc.pid)
-    # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files, images, jobs, responses
-    assert len(children) == 11
+    # nats-server, chat, embeddings, audio, edge, weed, nx-27017, files, images, jobs, responses, vector_stores
+    assert len(children) == 12
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
@@ -95,6 +95,10 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         kept = client.files.create(file=("kept.txt", b"still here"), purpose="user_data")
         response = client.responses.create(model="gpt-4", input="Hi", max_output_tokens=3)
         assert response.output_text
+        store = client.vector_stores.create(name="kept")
+        ingested = client.vector_stores.files.upload_and_poll(vector_store_id=store.id, poll_interval_ms=200,
+                                                              file=("facts.txt", b"Kilauea is a volcano on Hawaii."))
+        assert ingested.status == "completed", ingested.last_error
         with pytest.raises(openai.NotFoundError) as caught:  # the default config has no model that draws
             client.images.generate(model="dall-e-3", prompt="a cat")
         assert "No model here can make images" in caught.value.body["message"]
@@ -109,6 +113,8 @@ def test_make_up_prints_url_and_key_and_stops_clean(tmp_path):
         assert client.files.content(kept.id).content == b"still here"  # records and bytes kept too
         assert client.chat.completions.retrieve(answer.id).id == answer.id
         assert client.responses.retrieve(response.id).output_text == response.output_text
+        # the embedded vector index too
+        assert client.vector_stores.search(store.id, query="volcano").data[0].content[0].text.startswith("Kilauea")
         stop_with_ctrl_c(proc)
     finally:
         if proc.poll() is None:

@@ -25,6 +25,7 @@ from services.edge.routes import (
     moderations,
     responses,
     uploads,
+    vector_stores,
 )
 from services.edge.settings import EdgeSettings
 from services.edge.transfer import http_client
@@ -62,7 +63,7 @@ def create_app(settings: EdgeSettings, *, tracer_provider: TracerProvider | None
     app.cleanup_ctx.append(http_client)  # file bytes to and from the object store
     app.on_response_prepare.append(middleware.on_response_prepare)
     for module in (chat, completions, embeddings, moderations, audio, images, models, files, uploads, batches,
-                   fine_tuning, fine_tuning_checkpoints, responses, conversations, health):
+                   fine_tuning, fine_tuning_checkpoints, responses, conversations, vector_stores, health):
         app.add_routes(module.routes)
     if not settings.metrics_port:  # else only on its own address: create_metrics_app
         app.add_routes(metrics.routes)

@@ -26,7 +26,7 @@ from services.jobs import tasks
 from services.jobs.batches import lines as batch_lines
 from services.jobs.batches.tables import ENDED, RUNNING, BatchRecord, BatchTables, ChunkRecord, LineResult, chunk_id
 from services.jobs.context import Context
-from services.jobs.files_client import FileWriter
+from services.kit.files_client import FileWriter
 from shared import errors
 from shared.protocol.batches import BatchError, BatchTask, ChunkTask
 

@@ -1,5 +1,5 @@
-"""The files the jobs service reads and writes, through the files service like any client: a
-file's bytes are read as a stream from a presigned URL (`vivian.files.content`), and a new file
+"""The files a service reads and writes (jobs, vector stores), through the files service like any
+client: a file's bytes are read as a stream from a presigned URL (`vivian.files.content`), and a new file
 (a batch's output, a fine-tune's results) is staged, streamed and committed
 (`vivian.files.stage` … `vivian.files.create`) with `services.kit.presigned`, the edge's own upload
 path. Nothing is held whole in memory."""
@@ -28,7 +28,7 @@ from shared.protocol.files import (
     StageTarget,
 )
 
-log = logging.getLogger("jobs")
+log = logging.getLogger("files_client")
 _encode = msgspec.json.Encoder().encode
 _file = msgspec.json.Decoder(FileObject).decode
 _download = msgspec.json.Decoder(Download).decode
