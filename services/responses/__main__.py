@@ -1,7 +1,7 @@
 """`python -m services.responses`: serve /v1/responses and /v1/conversations on the bus until
 SIGINT/SIGTERM. Any number of replicas share the work: their state is in MongoDB."""
 
-from services.kit.service import until_signalled
+from services.kit.main import until_signalled
 from services.responses import background
 from services.responses.events import EventLog
 from services.responses.context import Context
