@@ -214,6 +214,32 @@ def test_every_service_has_probes_resources_and_a_disruption_budget(built):
                 assert {"cpu", "memory"} <= set(container["resources"][kind]), f"{name}/{service}: {kind}"
 
 
+def test_autoscaled_deployments_leave_replicas_to_their_autoscaler(built):
+    """A Deployment that names `replicas` gets them back on every apply, undoing its HPA's count."""
+    for name, text in built.items():
+        objects = _objects(text)
+        scaled = {o["spec"]["scaleTargetRef"]["name"] for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
+        for obj in (o for o in objects if o["kind"] == "Deployment"):
+            assert (obj["metadata"]["name"] in scaled) != ("replicas" in obj["spec"]), (name, obj["metadata"]["name"])
+
+
+def _quantity(text: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6, "G": 1e9}
+    unit = next((u for u in units if str(text).endswith(u)), "")
+    return float(str(text).removesuffix(unit)) * units.get(unit, 1)
+
+
+def test_scratch_volumes_fit_the_pods_ephemeral_storage(built):
+    """emptyDirs count against the container's ephemeral-storage limit: full ones must not get the
+    pod evicted before they hit their own size limit."""
+    for name, text in built.items():
+        for obj, spec in _workloads(_objects(text)):
+            (container,) = spec["containers"]
+            scratch = [v["emptyDir"]["sizeLimit"] for v in spec["volumes"] if "emptyDir" in v]
+            limit = container["resources"]["limits"]["ephemeral-storage"]
+            assert sum(map(_quantity, scratch)) < _quantity(limit), (name, obj["metadata"]["name"], scratch, limit)
+
+
 def test_probes_check_each_services_health(built):
     """A bus service is alive while its liveness file is fresh (services/kit/liveness.py, as in
     compose); the edge answers /healthz, and /readyz once every domain's service answers."""
