@@ -11,6 +11,8 @@ they make runs with the real nats-server and Vivian's users.
 """
 
 import asyncio
+import base64
+import os
 import posixpath
 import subprocess
 from pathlib import Path
@@ -382,3 +384,25 @@ async def _connects(url: str, auth: credentials.BusAuth) -> None:
     await nc.close()
     with pytest.raises(nats.errors.Error, match="Authorization Violation"):
         await nats.connect(url, connect_timeout=10, allow_reconnect=False, max_reconnect_attempts=0)
+
+
+def test_secrets_script_makes_every_secret_the_manifests_mount(tools, built, tmp_path):
+    """deploy/secrets.sh turns `python -m devstack.credentials DIR`'s files into the Secrets that
+    the workloads and the NATS chart mount, each holding its file as written."""
+    auth = credentials.ensure(str(tmp_path / "credentials"))
+    out = subprocess.run(["sh", str(DEPLOY / "secrets.sh"), auth.directory, "vivian"], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "KUBECTL": tools.kubectl})
+    assert out.returncode == 0, out.stderr
+    secrets = {s["metadata"]["name"]: s for s in _objects(out.stdout)}
+    for secret in secrets.values():
+        kubernetes_validate.validate(secret, KUBERNETES, strict=True)
+        assert secret["kind"] == "Secret" and secret["metadata"]["namespace"] == "vivian"
+    assert base64.b64decode(secrets["vivian-nats-auth"]["data"][credentials.CONFIG]) == Path(auth.config).read_bytes()
+    for role in roles.ROLES:
+        data = secrets[f"vivian-nats-{role}"]["data"]["credentials.json"]
+        assert base64.b64decode(data) == Path(auth.path(role)).read_bytes(), role
+    mounted = {v["secret"]["secretName"] for text in built.values() for _, spec in _workloads(_objects(text))
+               for v in spec["volumes"] if "secret" in v}
+    values = yaml.safe_load((DEPLOY / "nats" / "values.yaml").read_text())
+    mounted |= {p["value"]["secret"]["secretName"] for p in values["podTemplate"]["patch"] if "secret" in p["value"]}
+    assert mounted <= set(secrets), sorted(mounted - set(secrets))
