@@ -14,6 +14,7 @@ import asyncio
 import base64
 import os
 import posixpath
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ import yaml
 from devstack import credentials
 from devstack import nats as nats_server
 from devstack import processes, roles
+from services.kit import tables
 from shared import buscredentials, modelconfig
 from tests import kube_tools, service_settings
 from tests.stack import free_port
@@ -406,3 +408,18 @@ def test_secrets_script_makes_every_secret_the_manifests_mount(tools, built, tmp
     values = yaml.safe_load((DEPLOY / "nats" / "values.yaml").read_text())
     mounted |= {p["value"]["secret"]["secretName"] for p in values["podTemplate"]["patch"] if "secret" in p["value"]}
     assert mounted <= set(secrets), sorted(mounted - set(secrets))
+
+
+def test_the_replica_set_url_gives_majority_writes_and_reads():
+    """The services pass VIVIAN_MONGO_URL to PyMongo as it is (services/kit/tables.py), so the URL
+    the prod overlay shows sets the write and read concerns: nothing here overrides them."""
+    text = (DEPLOY / "overlays" / "prod" / "kustomization.yaml").read_text()
+    url = re.search(r"mongo-url='([^']+)'", text)[1].replace("USER:PASSWORD@", "")
+    database = tables.Database(url)
+    try:
+        assert database.db.name == "vivian"
+        assert database.db.write_concern.document == {"w": "majority"}
+        assert database.db.read_concern.level == "majority"
+        assert database.db.client.options.replica_set_name == "rs0"
+    finally:
+        asyncio.run(database.close())
