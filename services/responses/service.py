@@ -30,8 +30,6 @@ ROUTES = (
 
 
 class ResponsesService(BusService):
-    cancellable = True  # a turn stops when its client goes away
-
     def __init__(self, nc: Client, ctx: Context, *, heartbeat_interval: float,
                  tracer_provider: TracerProvider | None = None) -> None:
         super().__init__(nc, name=subjects.SERVICES["responses"], description="responses and conversations",
@@ -40,14 +38,16 @@ class ResponsesService(BusService):
         self.responses = Responses(ctx)
 
     def cancel(self, request_id: str) -> None:
+        """A turn, or the following of a background response's stream, stops when its client goes away."""
         self.responses.cancel(request_id)
+        super().cancel(request_id)
 
     def endpoints(self) -> list[Endpoint]:
         responses = self.responses
         return [
-            Endpoint("responses_create", subjects.RESPONSES, "/v1/responses", responses.create),
+            Endpoint("responses_create", subjects.RESPONSES, "/v1/responses", responses.create, cancellable=True),
             Endpoint("responses_retrieve", subjects.RESPONSES_RETRIEVE, "/v1/responses/{response_id}",
-                     responses.retrieve),
+                     responses.retrieve, cancellable=True),
             Endpoint("responses_input_tokens", subjects.RESPONSES_INPUT_TOKENS, "/v1/responses/input_tokens",
                      self.answering(Responses.input_tokens, responses)),
             Endpoint("responses_compact", subjects.RESPONSES_COMPACT, "/v1/responses/compact",
