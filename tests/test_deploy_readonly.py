@@ -105,7 +105,7 @@ def _start(container: dict, spec: dict, stores: dict, log: Path) -> tuple[subpro
     assert "/tmp" in scratch, name
     env = {item["name"]: _local_value(item, stores) for item in container["env"]}
     env = {key: moved.get(value, value) for key, value in env.items()}
-    env["VIVIAN_NATS_CREDENTIALS"] = stores["auth"].path(name)
+    env["VIVIAN_NATS_CREDENTIALS"] = stores["auth"].path(name.replace("-", "_"))  # the role
     if "VIVIAN_MODELS" in env:
         # the ConfigMap's file (deploy/base/models.toml, equal to it) where the pod has it: in
         # config/ beside models/, as /app/config is beside the image's /app/models
