@@ -336,9 +336,11 @@ def test_compose_and_kubernetes_run_the_same_commands_and_checks(built):
         assert names ^ {n for n in svc["environment"] if n.startswith("VIVIAN_")} <= PLACE_BOUND, service
 
 
-# Settings only one of compose and Kubernetes sets: Kubernetes gives the S3 store's region, and a
-# longer drain (its grace period is set to fit); compose sets the files' size limit to the default.
-PLACE_BOUND = {"VIVIAN_S3_REGION", "VIVIAN_DRAIN_TIMEOUT", "VIVIAN_MAX_FILE_BYTES", "VIVIAN_FINE_TUNING_DIR"}
+# Settings only one of compose and Kubernetes sets: Kubernetes gives the S3 store's region, a
+# longer drain (its grace period is set to fit), the fine-tuning folder (an emptyDir) and Qdrant's
+# key where the Secret has one; compose sets the files' size limit to the default.
+PLACE_BOUND = {"VIVIAN_S3_REGION", "VIVIAN_DRAIN_TIMEOUT", "VIVIAN_MAX_FILE_BYTES", "VIVIAN_FINE_TUNING_DIR",
+               "VIVIAN_QDRANT_API_KEY"}
 
 
 def _nats_chart(tools) -> list[dict]:
