@@ -74,6 +74,15 @@ def _workloads(objects: list[dict]):
             yield obj, obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def k8s_name(role: str) -> str:
+    """A role's name in Kubernetes, whose names take no `_` (vector_stores → vector-stores)."""
+    return role.replace("_", "-")
+
+
+def role_of(name: str) -> str:
+    return name.replace("-", "_")
+
+
 def _env(container: dict) -> dict[str, dict]:
     return {item["name"]: item for item in container.get("env", [])}
 
@@ -136,13 +145,14 @@ def test_one_deployment_per_service_each_running_its_module(built):
     for name, text in built.items():
         workloads = {obj["metadata"]["name"]: (obj, spec) for obj, spec in _workloads(_objects(text))}
         deployments = {n for n, (obj, _) in workloads.items() if obj["kind"] == "Deployment"}
-        assert deployments == {"edge", *roles.SERVICES}, f"{name}: one Deployment per service: {sorted(deployments)}"
+        expected = {k8s_name(role) for role in ("edge", *roles.SERVICES)}
+        assert deployments == expected, f"{name}: one Deployment per service: {sorted(deployments)}"
         assert workloads["keys"][0]["kind"] == "CronJob" and workloads["keys"][0]["spec"]["suspend"]
         for workload, (obj, spec) in workloads.items():
             (container,) = spec["containers"]
             module = _module(container)
             assert service_settings.runnable(module), f"{name}/{workload}: python -m {module} would fail"
-            expected = "services.edge.keys" if workload == "keys" else f"services.{workload}"
+            expected = "services.edge.keys" if workload == "keys" else f"services.{role_of(workload)}"
             assert module == expected, f"{name}/{workload}: runs {module}"
 
 
@@ -156,17 +166,18 @@ def test_environment_holds_only_settings_the_code_reads(built):
 
 
 def test_each_process_has_its_roles_bus_credentials(built):
-    """The role is the workload's name; its Secret `vivian-nats-<role>` holds credentials.json,
-    written by `python -m devstack.credentials` as nats-<role>.json."""
+    """The role is the workload's name; its Secret `vivian-nats-<name>` holds credentials.json,
+    written by `python -m devstack.credentials` as nats-<role>.json (deploy/secrets.sh)."""
     for name, text in built.items():
         for obj, spec in _workloads(_objects(text)):
-            role = obj["metadata"]["name"]
-            assert role in roles.ROLES, f"{name}: {role} is no bus role"
+            workload = obj["metadata"]["name"]
+            role = role_of(workload)
+            assert role in roles.ROLES, f"{name}: {workload} is no bus role"
             (container,) = spec["containers"]
             env = _env(container)
             path = env["VIVIAN_NATS_CREDENTIALS"]["value"]
             mount, volume = _mount_of(spec, container, path)
-            assert volume["secret"]["secretName"] == f"vivian-nats-{role}", (name, role)
+            assert volume["secret"]["secretName"] == f"vivian-nats-{workload}", (name, role)
             assert posixpath.basename(path) == "credentials.json" and mount["readOnly"], (name, role)
             host = urlsplit(env["VIVIAN_NATS_URL"]["value"]).hostname
             assert host == "nats", f"{name}/{role}: the NATS chart's release is `nats` (deploy/nats/values.yaml)"
@@ -312,7 +323,7 @@ def test_compose_and_kubernetes_run_the_same_commands_and_checks(built):
     for service, svc in compose.items():
         if "build" not in svc or "tools" in svc.get("profiles", ()):
             continue
-        container = deployments[service]
+        container = deployments[k8s_name(service)]
         assert container["command"] == svc["command"], service
         check = svc["healthcheck"]["test"][1:]
         if service == "edge":
@@ -325,9 +336,11 @@ def test_compose_and_kubernetes_run_the_same_commands_and_checks(built):
         assert names ^ {n for n in svc["environment"] if n.startswith("VIVIAN_")} <= PLACE_BOUND, service
 
 
-# Settings only one of compose and Kubernetes sets: Kubernetes gives the S3 store's region, and a
-# longer drain (its grace period is set to fit); compose sets the files' size limit to the default.
-PLACE_BOUND = {"VIVIAN_S3_REGION", "VIVIAN_DRAIN_TIMEOUT", "VIVIAN_MAX_FILE_BYTES", "VIVIAN_FINE_TUNING_DIR"}
+# Settings only one of compose and Kubernetes sets: Kubernetes gives the S3 store's region, a
+# longer drain (its grace period is set to fit), the fine-tuning folder (an emptyDir) and Qdrant's
+# key where the Secret has one; compose sets the files' size limit to the default.
+PLACE_BOUND = {"VIVIAN_S3_REGION", "VIVIAN_DRAIN_TIMEOUT", "VIVIAN_MAX_FILE_BYTES", "VIVIAN_FINE_TUNING_DIR",
+               "VIVIAN_QDRANT_API_KEY"}
 
 
 def _nats_chart(tools) -> list[dict]:
@@ -401,7 +414,7 @@ def test_secrets_script_makes_every_secret_the_manifests_mount(tools, built, tmp
         assert secret["kind"] == "Secret" and secret["metadata"]["namespace"] == "vivian"
     assert base64.b64decode(secrets["vivian-nats-auth"]["data"][credentials.CONFIG]) == Path(auth.config).read_bytes()
     for role in roles.ROLES:
-        data = secrets[f"vivian-nats-{role}"]["data"]["credentials.json"]
+        data = secrets[f"vivian-nats-{k8s_name(role)}"]["data"]["credentials.json"]
         assert base64.b64decode(data) == Path(auth.path(role)).read_bytes(), role
     mounted = {v["secret"]["secretName"] for text in built.values() for _, spec in _workloads(_objects(text))
                for v in spec["volumes"] if "secret" in v}

@@ -5,7 +5,7 @@ No cluster and no Docker here: each process runs in a mount namespace of its own
 as root), chrooted into a read-only bind of / with an empty tmpfs on each emptyDir of its pod
 (/tmp, the image user's cache), and /home as empty as the image's, as the pod's container sees them.
 Its settings are the prod overlay's, with the cluster's addresses swapped for local servers
-(nats-server, weed mini, nx-27017), the ConfigMap's model config (the default models, joined
+(nats-server, weed mini, nx-27017, qdrant-client's in-process mode), the ConfigMap's model config (the default models, joined
 from their parts on first start) and the role's credentials file.
 Slow (the default models load): `pytest -m slow tests/test_deploy_readonly.py`.
 """
@@ -63,7 +63,9 @@ def _local_value(item: dict, stores: dict) -> str:
         return {"nats://nats:4222": stores["nats"], "0.0.0.0": "127.0.0.1"}.get(value, value)
     ref = item["valueFrom"].get("secretKeyRef") or item["valueFrom"]["configMapKeyRef"]
     return {"mongo-url": stores["mongo"], "s3-access-key": S3_KEY, "s3-secret-key": "readonly-secret",
-            "s3-endpoint": stores["s3"], "s3-bucket": "vivian-readonly", "s3-region": "us-east-1"}[ref["key"]]
+            "s3-endpoint": stores["s3"], "s3-bucket": "vivian-readonly", "s3-region": "us-east-1",
+            # qdrant-client's in-process mode: no Qdrant server here
+            "qdrant-url": ":memory:", "qdrant-api-key": ""}[ref["key"]]
 
 
 def _view_script(view: Path, *, home: Path, scratch: list[str], secrets: list[str], folders: list[str]) -> str:
@@ -105,7 +107,7 @@ def _start(container: dict, spec: dict, stores: dict, log: Path) -> tuple[subpro
     assert "/tmp" in scratch, name
     env = {item["name"]: _local_value(item, stores) for item in container["env"]}
     env = {key: moved.get(value, value) for key, value in env.items()}
-    env["VIVIAN_NATS_CREDENTIALS"] = stores["auth"].path(name)
+    env["VIVIAN_NATS_CREDENTIALS"] = stores["auth"].path(name.replace("-", "_"))  # the role
     if "VIVIAN_MODELS" in env:
         # the ConfigMap's file (deploy/base/models.toml, equal to it) where the pod has it: in
         # config/ beside models/, as /app/config is beside the image's /app/models
