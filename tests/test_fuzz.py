@@ -126,7 +126,7 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(stack, files, images, jobs, responses) -> Iterator[Target]:
+def target(stack, files, images, jobs, responses, vector_stores) -> Iterator[Target]:
     """Every domain up, and a project of its own, so what the fuzzer creates stays out of others' lists."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # make_key runs an event loop of its own
         key = pool.submit(make_key, stack.nats_url, project=f"proj_fuzz{secrets.token_hex(4)}").result()
@@ -146,6 +146,9 @@ def target(stack, files, images, jobs, responses) -> Iterator[Target]:
         "filename": "a.txt", "purpose": "assistants", "bytes": 3, "mime_type": "text/plain"})
     assert answer.status_code == 200, answer.text
     t.ids["upload_id"] = [answer.json()["id"]]
+    answer = t.session.post(f"{t.base_url}/vector_stores", timeout=HANG_S, json={"name": "fuzz"})
+    assert answer.status_code == 200, answer.text
+    t.ids["vector_store_id"] = [answer.json()["id"]]
     yield t
     t.session.close()
 

@@ -26,12 +26,12 @@ def wait_for(stack, path: str, status: int, timeout: float = 20) -> dict:
     return found[1]
 
 
-def test_probes_on_a_running_stack(stack, files, images, jobs, responses):
+def test_probes_on_a_running_stack(stack, files, images, jobs, responses, vector_stores):
     assert probe(stack, "/healthz") == (200, {"status": "ok"})
     status, body = probe(stack, "/readyz")
     assert (status, body["status"], body["nats"]) == (200, "ok", True)
     assert body["services"] == {"chat": True, "embeddings": True, "files": True, "audio": True,
-                                "images": True, "jobs": True, "responses": True}
+                                "images": True, "jobs": True, "responses": True, "vector_stores": True}
 
 
 def test_readyz_follows_the_services_and_the_bus(new_stack):

@@ -87,8 +87,20 @@ async def test_keyword_search_ranks_by_bm25(index):
     assert await index.keyword_search("vs_b", "fox", limit=5) == []
 
 
+async def test_versions_of_a_file_are_apart(index):
+    """A file added again is a new version: what is left of the earlier one goes without the new."""
+    old = [IndexPoint(store_id="vs_a", file_id="file-1", chunk_index=i, part=0, text=f"old {i}", vector=unit(i),
+                      version="v1") for i in range(3)]
+    new = [IndexPoint(store_id="vs_a", file_id="file-1", chunk_index=i, part=0, text=f"new {i}", vector=unit(i),
+                      version="v2") for i in range(2)]
+    await index.upsert(old + new)
+    await index.delete("vs_a", file_id="file-1", version="v1")
+    assert [hit.text for hit in await index.chunks("vs_a")] == ["new 0", "new 1"]
+
+
 def test_point_ids_are_deterministic():
     assert point_id("vs", "f", 1, 0) == point_id("vs", "f", 1, 0) != point_id("vs", "f", 1, 1)
+    assert point_id("vs", "f", 1, 0, "v1") != point_id("vs", "f", 1, 0, "v2")
 
 
 async def test_edge_shard_survives_reopening(tmp_path):

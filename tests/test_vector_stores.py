@@ -1,10 +1,14 @@
 """/v1/vector_stores through the edge with the official SDK: stores, their files and file batches,
 ingestion of each kind of file, search with filters, hybrid ranking and ownership."""
 
+import time
+
 import openai
 import pytest
 
+from services.vector_stores.chunking import Chunker, Static
 from tests import vector_files
+from tests.stack import TOKENIZER
 
 POLL = 200  # ms between the SDK's polls
 
@@ -204,3 +208,24 @@ def test_batch_cancel(client):
     done = client.vector_stores.file_batches.poll(batch.id, vector_store_id=store.id, poll_interval_ms=POLL)
     assert done.file_counts.in_progress == 0
     assert client.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id).id == batch.id
+
+
+def test_adding_a_file_again_reingests_it(client):
+    """The second addition (another chunking) replaces the first, even while the first is still being
+    ingested: in the end the content is the second's chunks, each once."""
+    text = " ".join(f"word{i}" for i in range(400))
+    uploaded = client.files.create(file=("again.txt", text.encode()), purpose="assistants")
+    store = client.vector_stores.create(name="again", file_ids=[uploaded.id])
+    again = client.vector_stores.files.create_and_poll(uploaded.id, vector_store_id=store.id, poll_interval_ms=POLL,
+                                                       chunking_strategy={"type": "static", "static": {
+                                                           "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}})
+    assert again.status == "completed" and again.chunking_strategy.static.max_chunk_size_tokens == 100
+    expected = Chunker(TOKENIZER).chunks(text, Static(100, 0))
+    deadline = time.monotonic() + 60
+    while True:  # what the first ingestion wrote goes when it ends, which may be a moment later
+        chunks = [part.text for part in client.vector_stores.files.content(uploaded.id, vector_store_id=store.id).data]
+        if chunks == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert chunks == expected
+    assert client.vector_stores.retrieve(store.id).file_counts.total == 1

@@ -6,7 +6,8 @@ Every step can run again without harm: point ids come from (store, file, chunk, 
 redelivered after a crash (kill -9 included) rewrites the same points. Each start is counted in the
 file's record; after `ingest_attempts` the file ends `failed` (`server_error`), so a file always
 ends `completed` or `failed`, never stuck `in_progress`. A file removed or cancelled while it was
-being ingested finds its record changed at the end and removes what it wrote.
+being ingested finds its record changed at the end and removes what it wrote (its version of the
+file's points only: the file may have been added again since).
 """
 
 import asyncio
@@ -76,7 +77,7 @@ async def ingest(ctx: Context, task: IngestTask) -> None:
         await ctx.index.upsert(points[start:start + UPSERT_BATCH])
     usage = sum(len(chunk.encode()) for chunk in chunks) + 4 * ctx.settings.embedding_dimensions * len(points)
     if await ctx.tables.files.update(_mine(task), {"status": "completed", "usage_bytes": usage}) is None:
-        await ctx.index.delete(task.vector_store_id, file_id=task.file_id)  # removed or cancelled meanwhile
+        await ctx.index.delete(task.vector_store_id, file_id=task.file_id, version=task.seq)  # removed or cancelled meanwhile
         return
     log.info("ingested %s into %s: %d chunks, %d vectors", task.file_id, task.vector_store_id, len(chunks),
              len(points))
@@ -95,7 +96,8 @@ async def _points(ctx: Context, record: FileRecord) -> tuple[list[str], list[Ind
     flat = [(index, part, piece) for index, (_, pieces) in enumerate(windows) for part, piece in enumerate(pieces)]
     vectors = await embed(ctx, [piece for _, _, piece in flat], project=record.project, request_id=request_id)
     return chunks, [IndexPoint(store_id=record.vector_store_id, file_id=record.file_id, chunk_index=index, part=part,
-                               text=chunks[index], vector=vector) for (index, part, _), vector in zip(flat, vectors)]
+                               text=chunks[index], vector=vector, version=record.seq)
+                    for (index, part, _), vector in zip(flat, vectors)]
 
 
 def _windows(ctx: Context, text: str, strategy: Static) -> list[tuple[str, list[str]]]:
@@ -108,4 +110,4 @@ async def _end(ctx: Context, task: IngestTask, error: LastError) -> None:
     log.warning("ingesting %s into %s failed: %s", task.file_id, task.vector_store_id, error.message)
     if await ctx.tables.files.update(_mine(task), {"status": "failed",
                                                   "last_error": msgspec.to_builtins(error)}) is not None:
-        await ctx.index.delete(task.vector_store_id, file_id=task.file_id)
+        await ctx.index.delete(task.vector_store_id, file_id=task.file_id, version=task.seq)

@@ -1,6 +1,6 @@
 """`/v1/vector_stores` (+ `/files`, `/file_batches`, `/search`): OpenAI's objects, the requests as
 the API takes them, and what the edge sends the vector stores service (the request plus the ids in
-its path)."""
+its path). Requests ignore fields they do not name, so clients may send newer ones."""
 
 from typing import Annotated, Literal
 
@@ -152,7 +152,7 @@ class Filter(Struct, kw_only=True):
     filters: list["Filter"] | None = None
 
 
-class RankingOptions(Struct, kw_only=True, forbid_unknown_fields=True):
+class RankingOptions(Struct, kw_only=True):
     ranker: Literal["none", "auto", "default-2024-11-15"] = "auto"
     score_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.0
 
@@ -240,7 +240,7 @@ class BatchRef(Struct, kw_only=True):
     batch_id: str
 
 
-class SearchRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+class SearchRequest(Struct, kw_only=True):
     query: str | Annotated[list[str], Meta(min_length=1)]
     rewrite_query: bool = False
     max_num_results: Annotated[int, Meta(ge=1, le=50)] = 10

@@ -2,8 +2,9 @@
 longer than the embedding model's window is several points (`part` 0, 1, …), each with the chunk's
 whole text, so a hit on any part returns the whole chunk. Part 0 also holds the chunk's sparse
 keyword vector (BM25 weights, services/vector_stores/ranking.py), for the keyword half of a search.
-Point ids are derived from (store, file, chunk, part), so writing a chunk again (a retried ingestion
-step) replaces it."""
+Point ids are derived from (store, file, version, chunk, part), so writing a chunk again (a retried
+ingestion step) replaces it; `version` tells one addition of a file to a store from a later one,
+whose ingestion must not be touched by what is left of the earlier's."""
 
 import uuid
 from collections.abc import Collection, Sequence
@@ -13,11 +14,11 @@ from typing import Protocol
 _NAMESPACE = uuid.UUID("6f1d3f5e-3c1a-4a8e-9a57-0d7c6c2b1e11")
 
 # Payload keys
-STORE, FILE, CHUNK, PART, TEXT = "vector_store_id", "file_id", "chunk_index", "part", "text"
+STORE, FILE, VERSION, CHUNK, PART, TEXT = "vector_store_id", "file_id", "version", "chunk_index", "part", "text"
 
 
-def point_id(store_id: str, file_id: str, chunk_index: int, part: int) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{store_id}/{file_id}/{chunk_index}/{part}"))
+def point_id(store_id: str, file_id: str, chunk_index: int, part: int, version: str = "") -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{store_id}/{file_id}/{version}/{chunk_index}/{part}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +29,15 @@ class IndexPoint:
     part: int
     text: str
     vector: list[float]
+    version: str = ""
 
     @property
     def id(self) -> str:
-        return point_id(self.store_id, self.file_id, self.chunk_index, self.part)
+        return point_id(self.store_id, self.file_id, self.chunk_index, self.part, self.version)
 
     def payload(self) -> dict:
-        return {STORE: self.store_id, FILE: self.file_id, CHUNK: self.chunk_index, PART: self.part, TEXT: self.text}
+        return {STORE: self.store_id, FILE: self.file_id, VERSION: self.version, CHUNK: self.chunk_index,
+                PART: self.part, TEXT: self.text}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,9 @@ class VectorIndex(Protocol):
         """Every chunk (part 0 of each), in file and chunk order."""
         ...
 
-    async def delete(self, store_id: str, *, file_id: str | None = None) -> None: ...
+    async def delete(self, store_id: str, *, file_id: str | None = None, version: str | None = None) -> None:
+        """The store's points, or one file's, or one version of one file's."""
+        ...
 
     async def count(self, store_id: str, *, file_id: str | None = None) -> int:
         """Points (not chunks) of the store, or of one of its files."""

@@ -33,7 +33,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from services.vector_stores.index.base import CHUNK, FILE, PART, STORE, TEXT, Hit, IndexPoint, hits
+from services.vector_stores.index.base import CHUNK, FILE, PART, STORE, TEXT, VERSION, Hit, IndexPoint, hits
 from services.vector_stores.ranking import keyword_vector, query_vector
 
 VECTOR, KEYWORDS = "text", "keywords"
@@ -60,17 +60,20 @@ class EdgeIndex:
                             sparse_vectors={KEYWORDS: EdgeSparseVectorParams(modifier=Modifier.Idf)},
                             max_search_threads=1)
         shard = EdgeShard.create(self._path, config)
-        for key in (STORE, FILE):
+        for key in (STORE, FILE, VERSION):
             shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
         return shard
 
     @staticmethod
-    def _filter(store_id: str, *, file_ids: Collection[str] | None = None, part: int | None = None) -> Filter:
+    def _filter(store_id: str, *, file_ids: Collection[str] | None = None, part: int | None = None,
+                version: str | None = None) -> Filter:
         must = [FieldCondition(key=STORE, match=MatchValue(store_id))]
         if file_ids is not None:
             must.append(FieldCondition(key=FILE, match=MatchAny(list(file_ids))))
         if part is not None:
             must.append(FieldCondition(key=PART, match=MatchValue(part)))
+        if version is not None:
+            must.append(FieldCondition(key=VERSION, match=MatchValue(version)))
         return Filter(must=must)
 
     async def upsert(self, points: Sequence[IndexPoint]) -> None:
@@ -119,8 +122,8 @@ class EdgeIndex:
             if offset is None:
                 return sorted(found, key=lambda hit: (hit.file_id, hit.chunk_index))
 
-    async def delete(self, store_id: str, *, file_id: str | None = None) -> None:
-        flt = self._filter(store_id, file_ids=None if file_id is None else [file_id])
+    async def delete(self, store_id: str, *, file_id: str | None = None, version: str | None = None) -> None:
+        flt = self._filter(store_id, file_ids=None if file_id is None else [file_id], version=version)
         await self._run(self._shard.update, UpdateOperation.delete_points_by_filter(flt))
 
     async def count(self, store_id: str, *, file_id: str | None = None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 
 from qdrant_client import AsyncQdrantClient, models
 
-from services.vector_stores.index.base import CHUNK, FILE, PART, STORE, TEXT, Hit, IndexPoint, hits
+from services.vector_stores.index.base import CHUNK, FILE, PART, STORE, TEXT, VERSION, Hit, IndexPoint, hits
 from services.vector_stores.ranking import keyword_vector, query_vector
 
 VECTOR, KEYWORDS = "text", "keywords"
@@ -35,15 +35,19 @@ class ServerIndex:
             sparse_vectors_config={KEYWORDS: models.SparseVectorParams(modifier=models.Modifier.IDF)})
         await self._client.create_payload_index(self._collection, STORE,
                                                 models.KeywordIndexParams(type="keyword", is_tenant=True))
-        await self._client.create_payload_index(self._collection, FILE, models.PayloadSchemaType.KEYWORD)
+        for key in (FILE, VERSION):
+            await self._client.create_payload_index(self._collection, key, models.PayloadSchemaType.KEYWORD)
 
     @staticmethod
-    def _filter(store_id: str, *, file_ids: Collection[str] | None = None, part: int | None = None) -> models.Filter:
+    def _filter(store_id: str, *, file_ids: Collection[str] | None = None, part: int | None = None,
+                version: str | None = None) -> models.Filter:
         must = [models.FieldCondition(key=STORE, match=models.MatchValue(value=store_id))]
         if file_ids is not None:
             must.append(models.FieldCondition(key=FILE, match=models.MatchAny(any=list(file_ids))))
         if part is not None:
             must.append(models.FieldCondition(key=PART, match=models.MatchValue(value=part)))
+        if version is not None:
+            must.append(models.FieldCondition(key=VERSION, match=models.MatchValue(value=version)))
         return models.Filter(must=must)
 
     async def upsert(self, points: Sequence[IndexPoint]) -> None:
@@ -90,8 +94,8 @@ class ServerIndex:
             if offset is None:
                 return sorted(found, key=lambda hit: (hit.file_id, hit.chunk_index))
 
-    async def delete(self, store_id: str, *, file_id: str | None = None) -> None:
-        flt = self._filter(store_id, file_ids=None if file_id is None else [file_id])
+    async def delete(self, store_id: str, *, file_id: str | None = None, version: str | None = None) -> None:
+        flt = self._filter(store_id, file_ids=None if file_id is None else [file_id], version=version)
         await self._client.delete(self._collection, points_selector=models.FilterSelector(filter=flt))
 
     async def count(self, store_id: str, *, file_id: str | None = None) -> int:
