@@ -26,7 +26,7 @@ async def parts(startup: Startup):
                   events=EventLog(tables.events, poll=settings.stream_poll), settings=settings,
                   page_budget=startup.page_budget)
     service = ResponsesService(startup.nc, ctx, heartbeat_interval=settings.heartbeat_interval)
-    worker = background.Worker(js, service.responses.run_queued, concurrency=settings.background_workers,
+    worker = background.worker(js, service.responses.run_queued, concurrency=settings.background_workers,
                                ack_wait=settings.ack_wait)
     await worker.start()
     sweeper = Sweeper("responses", lambda: janitor.sweep(ctx), settings.sweep_interval).start()
