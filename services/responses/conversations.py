@@ -14,15 +14,8 @@ from services.responses.context import Context
 from services.responses.tables import ConversationItemRecord, ConversationRecord
 from shared import errors
 from shared.protocol.bus import Envelope
-from shared.protocol.conversations import (
-    Conversation,
-    ConversationCreateRequest,
-    ConversationDeleted,
-    ConversationItemRef,
-    ConversationItemsCreate,
-    ConversationItemsQuery,
-    ConversationUpdate,
-)
+from shared.protocol.conversations import (Conversation, ConversationCreateRequest, ConversationDeleted,
+    ConversationItemRef, ConversationItemsCreate, ConversationItemsQuery, ConversationUpdate)
 from shared.protocol.responses import Item, ItemList
 
 _create = msgspec.json.Decoder(ConversationCreateRequest)

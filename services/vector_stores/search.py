@@ -11,7 +11,7 @@ drops results below it. `rewrite_query` is accepted; queries are searched as giv
 import msgspec
 
 from services.kit import service as bus_service
-from services.vector_stores import filters, ranking, records
+from services.vector_stores import filters, lookup, ranking
 from services.vector_stores.context import Context
 from services.vector_stores.embedding import embed
 from services.vector_stores.index import Hit, VectorIndex
@@ -31,7 +31,7 @@ async def search(ctx: Context, envelope: Envelope) -> SearchResultsPage:
         raise errors.invalid_request("`query` must not be empty.", param="query")
     if ask.filters is not None:
         filters.check(ask.filters)
-    store = await records.live_store(ctx, request.vector_store_id, envelope.project)
+    store = await lookup.live_store(ctx, request.vector_store_id, envelope.project)
     files = {r.file_id: r for r in await ctx.tables.files.find({"vector_store_id": store.id, "status": "completed"})}
     if ask.filters is not None:
         files = {file_id: r for file_id, r in files.items() if filters.matches(ask.filters, r.attributes)}
@@ -45,7 +45,7 @@ async def search(ctx: Context, envelope: Envelope) -> SearchResultsPage:
     data = [SearchResult(file_id=hit.file_id, filename=files[hit.file_id].filename, score=score,
                          attributes=files[hit.file_id].attributes, content=[ContentPart(text=hit.text)])
             for hit, score in found if score >= threshold][:ask.max_num_results]
-    await records.touch(ctx, store)
+    await lookup.touch(ctx, store)
     return SearchResultsPage(search_query=queries, data=data)
 
 

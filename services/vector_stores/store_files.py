@@ -7,26 +7,15 @@ import msgspec
 
 from services.kit import service as bus_service
 from services.kit.tables import sequence
-from services.vector_stores import chunking, ingestion, records
+from services.vector_stores import chunking, ingestion, lookup
 from services.vector_stores.context import Context
 from services.vector_stores.tables import FileRecord, StoreRecord
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.files import FileObject
-from shared.protocol.vector_stores import (
-    AutoChunkingParam,
-    ChunkingParam,
-    ContentPart,
-    FileAttributesUpdate,
-    FileCreate,
-    FileCreateRequest,
-    FileListQuery,
-    FileRef,
-    VectorStoreFileContent,
-    VectorStoreFileDeleted,
-    VectorStoreFileList,
-    VectorStoreFileObject,
-)
+from shared.protocol.vector_stores import (AutoChunkingParam, ChunkingParam, ContentPart, FileAttributesUpdate,
+    FileCreate, FileCreateRequest, FileListQuery, FileRef, VectorStoreFileContent, VectorStoreFileDeleted,
+    VectorStoreFileList, VectorStoreFileObject)
 
 _create = msgspec.json.Decoder(FileCreate)
 _ref = msgspec.json.Decoder(FileRef)
@@ -72,51 +61,51 @@ async def attach(ctx: Context, store: StoreRecord, request: FileCreateRequest, f
 
 async def create(ctx: Context, envelope: Envelope) -> VectorStoreFileObject:
     request = bus_service.decode(_create, envelope.body)
-    store = await records.live_store(ctx, request.vector_store_id, envelope.project)
+    store = await lookup.live_store(ctx, request.vector_store_id, envelope.project)
     chunks = strategy(request.file.chunking_strategy)
     file = await source(ctx, request.file.file_id, envelope)
-    store = await records.touch(ctx, store)
-    return records.file_object(await attach(ctx, store, request.file, file.filename, chunks,
+    store = await lookup.touch(ctx, store)
+    return lookup.file_object(await attach(ctx, store, request.file, file.filename, chunks,
                                             request_id=envelope.request_id))
 
 
 async def retrieve(ctx: Context, envelope: Envelope) -> VectorStoreFileObject:
     ref = bus_service.decode(_ref, envelope.body)
-    return records.file_object(await records.own_file(ctx, ref.vector_store_id, ref.file_id, envelope.project))
+    return lookup.file_object(await lookup.own_file(ctx, ref.vector_store_id, ref.file_id, envelope.project))
 
 
 async def update(ctx: Context, envelope: Envelope) -> VectorStoreFileObject:
     change = bus_service.decode(_attributes, envelope.body)
-    record = await records.own_file(ctx, change.vector_store_id, change.file_id, envelope.project)
+    record = await lookup.own_file(ctx, change.vector_store_id, change.file_id, envelope.project)
     updated = await ctx.tables.files.update({"_id": record.id}, {"attributes": change.attributes})
     if updated is None:
-        raise records.not_found("file", change.file_id, "file_id")
-    return records.file_object(updated)
+        raise lookup.not_found("file", change.file_id, "file_id")
+    return lookup.file_object(updated)
 
 
 async def list_files(ctx: Context, envelope: Envelope) -> VectorStoreFileList:
     query = bus_service.decode(_query, envelope.body)
     if query.batch_id:
-        await records.own_batch(ctx, query.vector_store_id, query.batch_id, envelope.project)
+        await lookup.own_batch(ctx, query.vector_store_id, query.batch_id, envelope.project)
     else:
-        await records.own_store(ctx, query.vector_store_id, envelope.project)
+        await lookup.own_store(ctx, query.vector_store_id, envelope.project)
     where: dict = {"vector_store_id": query.vector_store_id}
     if query.batch_id:
         where["batch_id"] = query.batch_id
     if query.filter:
         where["status"] = query.filter
     cursor = query.before or query.after
-    found, has_more = await records.listed(
+    found, has_more = await lookup.listed(
         ctx, ctx.tables.files, where, limit=query.limit, order=query.order, backwards=bool(query.before),
         anchor={"_id": f"{query.vector_store_id}/{cursor}"} if cursor else None)
-    data, has_more = records.paged([records.file_object(r) for r in found], has_more, ctx.page_budget)
+    data, has_more = lookup.paged([lookup.file_object(r) for r in found], has_more, ctx.page_budget)
     return VectorStoreFileList(data=data, first_id=data[0].id if data else None,
                                last_id=data[-1].id if data else None, has_more=has_more)
 
 
 async def delete(ctx: Context, envelope: Envelope) -> VectorStoreFileDeleted:
     ref = bus_service.decode(_ref, envelope.body)
-    record = await records.own_file(ctx, ref.vector_store_id, ref.file_id, envelope.project)
+    record = await lookup.own_file(ctx, ref.vector_store_id, ref.file_id, envelope.project)
     await ctx.tables.files.delete({"_id": record.id})
     await ctx.index.delete(record.vector_store_id, file_id=record.file_id)
     return VectorStoreFileDeleted(id=record.file_id)
@@ -124,7 +113,7 @@ async def delete(ctx: Context, envelope: Envelope) -> VectorStoreFileDeleted:
 
 async def content(ctx: Context, envelope: Envelope) -> VectorStoreFileContent:
     ref = bus_service.decode(_ref, envelope.body)
-    record = await records.own_file(ctx, ref.vector_store_id, ref.file_id, envelope.project)
+    record = await lookup.own_file(ctx, ref.vector_store_id, ref.file_id, envelope.project)
     chunks = await ctx.index.chunks(record.vector_store_id, file_ids=[record.file_id])
-    data, more = records.paged([ContentPart(text=hit.text) for hit in chunks], False, ctx.page_budget)
+    data, more = lookup.paged([ContentPart(text=hit.text) for hit in chunks], False, ctx.page_budget)
     return VectorStoreFileContent(data=data, has_more=more)

@@ -8,15 +8,8 @@ from aiohttp import web
 from services.edge.relay import forward
 from services.edge.reading.body import convert, read_json
 from shared import subjects
-from shared.protocol.conversations import (
-    ConversationCreateRequest,
-    ConversationItemRef,
-    ConversationItemsCreate,
-    ConversationItemsCreateRequest,
-    ConversationItemsQuery,
-    ConversationUpdate,
-    ConversationUpdateRequest,
-)
+from shared.protocol.conversations import (ConversationCreateRequest, ConversationItemRef, ConversationItemsCreate,
+    ConversationItemsCreateRequest, ConversationItemsQuery, ConversationUpdate, ConversationUpdateRequest)
 
 _create = msgspec.json.Decoder(ConversationCreateRequest)
 _update = msgspec.json.Decoder(ConversationUpdateRequest)

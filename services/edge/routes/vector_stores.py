@@ -14,23 +14,9 @@ from aiohttp import web
 from services.edge.reading.body import convert, read_json
 from services.edge.relay import by_id, by_query, forward
 from shared import subjects
-from shared.protocol.vector_stores import (
-    BatchCreate,
-    BatchCreateRequest,
-    BatchRef,
-    FileAttributesRequest,
-    FileAttributesUpdate,
-    FileCreate,
-    FileCreateRequest,
-    FileListQuery,
-    FileRef,
-    Search,
-    SearchRequest,
-    VectorStoreCreateRequest,
-    VectorStoreListQuery,
-    VectorStoreUpdate,
-    VectorStoreUpdateRequest,
-)
+from shared.protocol.vector_stores import (BatchCreate, BatchCreateRequest, BatchRef, FileAttributesRequest,
+    FileAttributesUpdate, FileCreate, FileCreateRequest, FileListQuery, FileRef, Search, SearchRequest,
+    VectorStoreCreateRequest, VectorStoreListQuery, VectorStoreUpdate, VectorStoreUpdateRequest)
 
 _create = msgspec.json.Decoder(VectorStoreCreateRequest)
 _update = msgspec.json.Decoder(VectorStoreUpdateRequest)

@@ -20,15 +20,8 @@ from services.jobs.fine_tuning.tables import TERMINAL, JobRecord, Tables, checkp
 from services.kit.tables import new_id, sequence
 from shared import errors, modelconfig, subjects
 from shared.protocol.bus import Envelope
-from shared.protocol.fine_tuning import (
-    FineTuningJob,
-    FineTuningJobCheckpointList,
-    FineTuningJobEventList,
-    FineTuningJobList,
-    Hyperparameters,
-    JobCreateRequest,
-    ListQuery,
-)
+from shared.protocol.fine_tuning import (FineTuningJob, FineTuningJobCheckpointList, FineTuningJobEventList,
+    FineTuningJobList, Hyperparameters, JobCreateRequest, ListQuery)
 
 _create = msgspec.json.Decoder(JobCreateRequest)
 _query = msgspec.json.Decoder(ListQuery)

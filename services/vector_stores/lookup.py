@@ -1,4 +1,5 @@
-"""Finding a project's stores, files and batches, and turning records into OpenAI's objects."""
+"""A project's stores, files and batches looked up (another project's are a 404), and records
+turned into OpenAI's objects."""
 
 import time
 
