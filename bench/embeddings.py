@@ -18,8 +18,8 @@ import time
 
 from bench import loadgen
 from bench.overhead import _make_key, _wait_http, free_port
-from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 from devstack import nats, processes
+from services.embeddings.providers.onnx_embedding import OnnxEmbedding
 from shared import modelconfig
 
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import uvloop
 
 from bench import loadgen, procstat
-from services.edge import keys
 from devstack import nats, processes
+from services.edge import keys
 from shared import bus
 
 MODEL = "bench-upstream"

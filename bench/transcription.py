@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 
 from bench.overhead import _make_key, _wait_http, free_port
+from devstack import nats, processes
 from services.audio import encode
 from services.audio.providers.espeak import SAMPLE_RATE, Espeak
 from services.audio.providers.local_whisper import decode, model_dir
-from devstack import nats, processes
 from shared import modelconfig
 
 STORY = os.path.join(os.path.dirname(__file__), os.pardir, "tests", "data", "story.txt")

@@ -3,8 +3,15 @@ the stack: a function-tool loop whose history is kept by an `OpenAIConversations
 SDK's session on `/v1/conversations`), and a second turn in the same session that the model sees
 the first one in."""
 
-from agents import Agent, ModelSettings, OpenAIConversationsSession, OpenAIResponsesModel, Runner, function_tool
-from agents import set_tracing_disabled
+from agents import (
+    Agent,
+    ModelSettings,
+    OpenAIConversationsSession,
+    OpenAIResponsesModel,
+    Runner,
+    function_tool,
+    set_tracing_disabled,
+)
 from agents.items import ToolCallItem, ToolCallOutputItem
 from openai import AsyncOpenAI
 

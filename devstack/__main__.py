@@ -16,8 +16,8 @@ import sys
 import time
 import urllib.request
 
-from services.edge import keys
 from devstack import credentials, files, nats, processes, supervisor
+from services.edge import keys
 from shared import bus
 
 

@@ -22,11 +22,11 @@ import pytest
 from minio import Minio
 from pymongo import MongoClient
 
-from services.files.context import Context
-from services.kit.objects import ObjectStore
-from services.files.tables import Records
-from services.files.settings import FilesSettings
 from devstack import mongo, processes, seaweed
+from services.files.context import Context
+from services.files.settings import FilesSettings
+from services.files.tables import Records
+from services.kit.objects import ObjectStore
 from shared.settings import from_env
 from tests.conformance import RecordingTransport
 from tests.stack import Stack, make_key

@@ -8,9 +8,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from services.edge import keys
 from devstack import credentials, nats, processes
 from devstack.credentials import BusAuth
+from services.edge import keys
 from shared import bus
 
 TEST_MODEL = "smollm2-135m-instruct"

@@ -16,8 +16,8 @@ import openai
 import pytest
 from nats.js.errors import KeyNotFoundError
 
-from services.edge.keys import key_hash
 from devstack import roles
+from services.edge.keys import key_hash
 from shared import bus, buscredentials, subjects
 from shared.protocol.bus import Envelope
 from shared.protocol.keys import KeyRecord

@@ -24,9 +24,8 @@ import nats
 import pytest
 import yaml
 
-from devstack import credentials
+from devstack import credentials, processes, roles
 from devstack import nats as nats_server
-from devstack import processes, roles
 from services.kit import tables
 from shared import buscredentials, modelconfig
 from tests import kube_tools, service_settings

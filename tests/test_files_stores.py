@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from services.kit.objects import MIN_PART_BYTES, ObjectStore, md5_hex
 from services.files.tables import NEVER, ObjectRecord, Records
+from services.kit.objects import MIN_PART_BYTES, ObjectStore, md5_hex
 from services.kit.tables import new_id, sequence
 from tests.files_fixtures import with_database
 

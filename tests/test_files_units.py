@@ -3,8 +3,8 @@
 import pytest
 
 from services.files import validate
-from services.files.tables import UploadRecord
 from services.files.shapes import upload_object
+from services.files.tables import UploadRecord
 from shared import errors
 from shared.protocol.files import ExpiresAfter
 

@@ -17,8 +17,8 @@ import openai
 import pytest
 
 from shared import bus
-from shared.tuned_model_buckets import buckets
 from shared.protocol.fine_tuning import FineTunedModel, UpstreamTarget
+from shared.tuned_model_buckets import buckets
 from tests.conftest import RELAY_KEY_ENV
 from tests.stack import bus_credentials
 from tests.test_models_delete import tuned_job

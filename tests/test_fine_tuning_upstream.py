@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import RELAY_KEY_ENV
 from tests.files_fixtures import sdk_client
-from tests.test_fine_tuning import QUESTIONS, FACT, answer, jsonl, upload, wait
+from tests.test_fine_tuning import FACT, QUESTIONS, answer, jsonl, upload, wait
 
 
 def ten_examples() -> bytes:

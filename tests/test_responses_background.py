@@ -10,8 +10,8 @@ import openai
 import pytest
 
 from devstack import processes
-from tests.responses_fixtures import responses_env
 from tests.files_fixtures import sdk_client
+from tests.responses_fixtures import responses_env
 from tests.stack import TEST_MODEL, local_models_toml, make_key
 
 LONG = "Write a very long story about a dragon."

@@ -5,8 +5,8 @@ import os
 import msgspec
 import pytest
 
-from services.kit.main import ModelServiceSettings
 from services.edge.settings import EdgeSettings
+from services.kit.main import ModelServiceSettings
 from shared import errors, modelconfig
 from shared.protocol.chat import ChatCompletionRequest
 from shared.settings import from_env

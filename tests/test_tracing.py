@@ -27,6 +27,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from devstack import credentials, nats, processes
+from devstack.credentials import BusAuth
 from services.audio.registry import audio_registry
 from services.chat.providers.base import Call
 from services.chat.providers.openai_compat import OpenAICompat
@@ -35,8 +37,6 @@ from services.chat.service import ChatService
 from services.edge import keys
 from services.edge.app import create_app
 from services.edge.settings import EdgeSettings
-from devstack import credentials, nats, processes
-from devstack.credentials import BusAuth
 from shared import bus, telemetry
 from shared.modelconfig import ModelConfig, OpenAIModel
 from shared.protocol.audio import SpeechRequest

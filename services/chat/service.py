@@ -7,15 +7,15 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.kit import service as bus_service
-from services.kit.service import BusService, Endpoint
 from services.chat import models, validation
-from services.chat.tuned_models import FineTunedModels
 from services.chat.providers.base import Call
 from services.chat.providers.base import Endpoint as ApiEndpoint
 from services.chat.registry import Registry
 from services.chat.stored_completions import CompletionStore
+from services.chat.tuned_models import FineTunedModels
+from services.kit import service as bus_service
 from services.kit.outcome import Outcome, chunk_usage, usage_in
+from services.kit.service import BusService, Endpoint
 from shared import subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope

@@ -20,14 +20,14 @@ from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.chat import (
     AssistantMessage,
+    AudioPart,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionMessage,
     Choice,
     ChoiceLogprobs,
-    FunctionCall,
-    AudioPart,
     FilePart,
+    FunctionCall,
     ImagePart,
     Message,
     TextPart,

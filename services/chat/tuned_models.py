@@ -18,9 +18,9 @@ from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 
 from services.chat.registry import Registry
-from shared.tuned_model_buckets import buckets
 from shared.modelconfig import LocalModel, OpenAIModel
 from shared.protocol.fine_tuning import FineTunedModel
+from shared.tuned_model_buckets import buckets
 
 log = logging.getLogger("chat")
 _decode = msgspec.json.Decoder(FineTunedModel).decode

@@ -4,11 +4,11 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.kit import service as bus_service
-from services.kit.service import BusService, Endpoint
 from services.embeddings.providers.base import Call, EmbeddingsProvider
 from services.embeddings.providers.base import Endpoint as ApiEndpoint
+from services.kit import service as bus_service
 from services.kit.outcome import Outcome, usage_in
+from services.kit.service import BusService, Endpoint
 from shared import subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from services.kit.objects import ObjectStore
-from services.files.tables import Records
 from services.files.settings import FilesSettings
+from services.files.tables import Records
+from services.kit.objects import ObjectStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,10 @@ the edge makes while it streams a file's bytes (see `staging.py`)."""
 
 import time
 
-
 from services.files import staging, uploads, validate
 from services.files.context import Context
-from services.files.tables import NEVER, ObjectRecord
 from services.files.shapes import decoder, file_object
+from services.files.tables import NEVER, ObjectRecord
 from services.kit.tables import page
 from shared import errors
 from shared.protocol.bus import Envelope

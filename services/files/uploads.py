@@ -5,11 +5,11 @@ import logging
 import time
 
 from services.files import staging, validate
-from services.kit import objects
 from services.files.context import Context
-from services.files.tables import NEVER, ObjectRecord, UploadRecord
-from services.kit.tables import new_id
 from services.files.shapes import decoder, file_object, upload_object
+from services.files.tables import NEVER, ObjectRecord, UploadRecord
+from services.kit import objects
+from services.kit.tables import new_id
 from shared import errors
 from shared.protocol.bus import Envelope
 from shared.protocol.files import (

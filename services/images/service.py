@@ -12,15 +12,15 @@ import msgspec
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.kit import service as bus_service
-from services.kit.service import BusService, Endpoint
-from services.kit.objects import ObjectStore
 from services.images import results
-from services.images.providers.base import Call, ImagesProvider
 from services.images.links import Links
+from services.images.providers.base import Call, ImagesProvider
 from services.images.settings import ImagesSettings
+from services.kit import service as bus_service
 from services.kit import upstream
+from services.kit.objects import ObjectStore
 from services.kit.outcome import Outcome
+from services.kit.service import BusService, Endpoint
 from shared import errors, subjects
 from shared.bus import Replier
 from shared.protocol.bus import Envelope

@@ -6,9 +6,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
 
+from services.jobs.settings import JobsSettings
 from services.kit.files_client import Files
 from services.kit.tables import Database
-from services.jobs.settings import JobsSettings
 from shared.bus import Caller
 
 

@@ -9,10 +9,10 @@ from typing import Protocol
 from nats.aio.client import Client
 from opentelemetry.trace import TracerProvider
 
-from services.kit.service import BusService, Endpoint, Route
 from services.jobs.batches import api as batches
-from services.jobs.fine_tuning import api as fine_tuning
 from services.jobs.context import Context
+from services.jobs.fine_tuning import api as fine_tuning
+from services.kit.service import BusService, Endpoint, Route
 from shared import subjects
 
 

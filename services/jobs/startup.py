@@ -7,10 +7,10 @@ import aiohttp
 
 from services.jobs import tasks
 from services.jobs.context import Context
-from services.kit.tables import Database
-from services.kit.files_client import Files
 from services.jobs.service import DOMAINS, JobsService
+from services.kit.files_client import Files
 from services.kit.main import Startup
+from services.kit.tables import Database
 from shared import bus, telemetry
 
 

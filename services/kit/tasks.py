@@ -10,6 +10,7 @@ therefore written to be re-run: whatever they record, they record idempotently.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import msgspec
 import nats.errors
@@ -17,8 +18,6 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
-
-from dataclasses import dataclass
 
 from shared.bus import BUS_DOWN
 

@@ -6,8 +6,8 @@ import msgspec
 from aiohttp import web
 
 from services.edge.reading import audio_form
-from services.edge.relay import forward
 from services.edge.reading.body import read_json
+from services.edge.relay import forward
 from shared import errors, subjects
 from shared.protocol.audio import SpeechRequest
 

@@ -3,8 +3,8 @@
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import by_id, by_query, forward
 from services.edge.reading.body import read_json
+from services.edge.relay import by_id, by_query, forward
 from shared import subjects
 from shared.protocol.batches import BatchCreateRequest, BatchListQuery
 

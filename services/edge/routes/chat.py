@@ -4,8 +4,8 @@ GET, POST and DELETE /v1/chat/completions/{completion_id}, GET /v1/chat/completi
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import by_id, forward
 from services.edge.reading.body import convert, read_json
+from services.edge.relay import by_id, forward
 from shared import subjects
 from shared.protocol.chat import ChatCompletionRequest
 from shared.protocol.stored_completions import (

@@ -8,8 +8,8 @@ import msgspec
 from aiohttp import web
 
 from services.edge import transfer
-from services.edge.relay import by_id, by_query, forward
 from services.edge.reading import form
+from services.edge.relay import by_id, by_query, forward
 from shared import errors, subjects
 from shared.protocol.files import (
     Download,

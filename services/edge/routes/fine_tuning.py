@@ -4,8 +4,8 @@ GET …/{id}/events and GET …/{id}/checkpoints (served by the jobs service).""
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import by_id, forward
 from services.edge.reading.body import convert, read_json
+from services.edge.relay import by_id, forward
 from shared import subjects
 from shared.protocol.fine_tuning import JobCreateRequest, ListQuery
 

@@ -4,8 +4,8 @@
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import forward
 from services.edge.reading.body import convert, read_json
+from services.edge.relay import forward
 from shared import subjects
 from shared.protocol.fine_tuning import PermissionCreateRequest, PermissionQuery
 

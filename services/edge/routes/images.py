@@ -9,9 +9,9 @@ from aiohttp import web
 
 from services.edge import transfer
 from services.edge.context import SETTINGS
-from services.edge.relay import forward
 from services.edge.reading import form
 from services.edge.reading.body import convert, read_json
+from services.edge.relay import forward
 from shared import errors, subjects
 from shared.protocol.files import Download, StageRequest, StageTarget
 from shared.protocol.images import (

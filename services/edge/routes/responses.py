@@ -5,8 +5,8 @@ GET /v1/responses/{response_id}/input_items"""
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import forward
 from services.edge.reading.body import convert, read_json
+from services.edge.relay import forward
 from shared import subjects
 from shared.protocol.responses import InputItemsQuery, ResponseCreateRequest, ResponseRetrieveQuery
 

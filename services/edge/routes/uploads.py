@@ -7,9 +7,9 @@ import msgspec
 from aiohttp import web
 
 from services.edge import transfer
-from services.edge.relay import forward
 from services.edge.reading import form
 from services.edge.reading.body import read_json
+from services.edge.relay import forward
 from shared import errors, subjects
 from shared.protocol.files import (
     PartCommit,

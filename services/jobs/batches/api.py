@@ -6,11 +6,11 @@ import time
 
 import msgspec
 
-from services.kit.service import decode
 from services.jobs import tasks
 from services.jobs.batches.tables import BATCHES, CHUNKS, RUNNING, BatchRecord, BatchTables, ChunkRecord, batch_object
 from services.jobs.batches.work import KIND, BatchWork, queue
 from services.jobs.context import Context
+from services.kit.service import decode
 from services.kit.sweeper import Sweeper
 from services.kit.tables import new_id, page, sequence
 from shared import errors, subjects

@@ -22,7 +22,6 @@ import msgspec
 from pymongo.errors import DuplicateKeyError
 
 from services.jobs import tasks
-
 from services.jobs.batches import lines as batch_lines
 from services.jobs.batches.tables import ENDED, RUNNING, BatchRecord, BatchTables, ChunkRecord, LineResult, chunk_id
 from services.jobs.context import Context

@@ -14,10 +14,10 @@ import time
 import msgspec
 from pymongo.errors import DuplicateKeyError
 
-from services.kit import service as bus_service
 from services.jobs.context import Context
 from services.jobs.fine_tuning import publish
 from services.jobs.fine_tuning.tables import JobRecord, Tables
+from services.kit import service as bus_service
 from services.kit.tables import Table, new_id, sequence
 from shared import errors
 from shared.protocol.bus import Envelope

@@ -10,9 +10,9 @@ from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequen
 
 from services.jobs.context import Context
 from services.jobs.fine_tuning.tables import JobRecord
-from shared.tuned_model_buckets import buckets
 from shared.modelconfig import OpenAIModel
 from shared.protocol.fine_tuning import FineTunedModel, UpstreamTarget
+from shared.tuned_model_buckets import buckets
 
 
 async def model(ctx: Context, job: JobRecord, *, name: str, adapter: Path) -> None:

@@ -5,8 +5,7 @@ import time
 
 import msgspec
 
-from services.kit.tables import Database
-from services.kit.tables import Table, new_id, sequence
+from services.kit.tables import Database, Table, new_id, sequence
 from shared.protocol.fine_tuning import (
     CheckpointMetrics,
     FineTuningJob,
