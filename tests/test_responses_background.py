@@ -85,10 +85,13 @@ def test_a_follower_that_leaves_does_not_stop_the_response(client):
     assert wait_until_ended(client, response_id).status in ("completed", "incomplete")
 
 
-def test_background_must_be_stored(client):
+def test_background_must_be_stored_and_its_model_exist(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model=TEST_MODEL, input="Hi", background=True, store=False)
     assert caught.value.body["param"] == "store"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.create(model="no-such-model", input="Hi", background=True)
+    assert caught.value.body["code"] == "model_not_found"
 
 
 def replicas_stack(stack, mongo_url, count: int, **settings: str) -> dict:
