@@ -261,7 +261,8 @@ def test_a_model_that_fails_is_an_openai_shaped_error(client):
 
 
 def test_input_tokens_counts_what_a_response_would_read(client):
-    given = dict(model=TEST_MODEL, input="What is the weather in Paris?", instructions="Be brief.", tools=[WEATHER])
+    given = {"model": TEST_MODEL, "input": "What is the weather in Paris?", "instructions": "Be brief.",
+             "tools": [WEATHER]}
     counted = client.responses.input_tokens.count(**given)
     assert counted.object == "response.input_tokens"
     response = client.responses.create(**given, max_output_tokens=1)
@@ -286,7 +287,8 @@ def test_output_text_logprobs_when_included(client):
     assert all(logprob.top_logprobs == [] for logprob in streamed)
     done = next(event for event in events if event.type == "response.output_item.done")
     assert len(done.item.content[0].logprobs) == len(streamed)
-    assert client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2).output[0].content[0].logprobs == []
+    plain = client.responses.create(model=TEST_MODEL, input="Hi", max_output_tokens=2)
+    assert plain.output[0].content[0].logprobs == []
 
 
 def test_compact_keeps_user_messages_and_summarizes_the_rest(client):
