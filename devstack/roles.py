@@ -7,7 +7,8 @@
 - each service subscribes to its own subjects only (and `vivian.cancel`, and micro's `$SRV` pings),
   answers the callers (`edge`, `jobs`) on their inboxes, and uses its own JetStream buckets.
 - `jobs` is a caller too: a batch line goes to chat or embeddings, a file to and from files.
-- `responses` is a caller too: each model turn of a response goes to chat.
+- `responses` is a caller too: each model turn of a response goes to chat (and a background
+  response's model is looked up there first).
 - `vector_stores` is a caller too: a file's bytes come from files, its chunks' vectors from embeddings.
 
 Every role subscribes to replies under its own inbox prefix (`_INBOX.<role>.>`, see
@@ -125,7 +126,7 @@ def permissions() -> dict[str, dict]:
             *kv_write(s.FINE_TUNED_BUCKET), *objects_write(s.ADAPTERS_BUCKET)]),
         # a response's model turns, and their cancels
         "responses": _service("responses", publish=[
-            s.CHAT_COMPLETIONS, s.CANCEL,
+            s.CHAT_COMPLETIONS, s.MODELS_RETRIEVE, s.CANCEL,
             # background responses: durable work
             f"{s.RESPONSES_TASKS}.>", *_stream_read(s.RESPONSES_STREAM), *_stream_create(s.RESPONSES_STREAM),
             f"$JS.API.STREAM.UPDATE.{s.RESPONSES_STREAM}"]),

@@ -25,7 +25,7 @@ def responses(stack: Stack, mongo_url) -> Iterator[Stack]:
     """The responses service on the session stack (its edge serves /v1/responses and
     /v1/conversations; the stack's chat service runs the turns)."""
     stack.responses_env = responses_env(mongo_url)
-    stack.start_service("responses", env=stack.responses_env)
+    stack.start_responses(stack.responses_env)
     try:
         yield stack
     finally:

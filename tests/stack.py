@@ -1,4 +1,5 @@
-"""A real Vivian stack for tests: nats-server, chat service and edge as processes on loopback."""
+"""A real Vivian stack for tests: nats-server, chat service, edge (and the responses service) as
+processes on loopback."""
 
 import asyncio
 import os
@@ -140,6 +141,17 @@ class Stack:
             "VIVIAN_HEARTBEAT_INTERVAL": "0.5", **(env or {})})
         self.procs[name] = proc
         processes.wait_for_line(self.log(name), "serving", proc=proc, timeout=180)
+
+    def start_responses(self, env: dict[str, str], *, replica: int = 1) -> subprocess.Popen:
+        """A replica of the responses service (`env`: its database as `VIVIAN_MONGO_URL`, and other
+        settings), once it serves; the first is `responses`, the others `responses-<n>` (procs, logs)."""
+        name = "responses" if replica == 1 else f"responses-{replica}"
+        proc = processes.spawn_module("services.responses", log_path=self.log(name), env={
+            "VIVIAN_NATS_URL": self.nats_url, **self.auth.env("responses"), "VIVIAN_HEARTBEAT_INTERVAL": "0.5",
+            **env})
+        self.procs[name] = proc
+        processes.wait_for_line(self.log(name), "serving", proc=proc, timeout=60)
+        return proc
 
     def start_edge(self, env: dict[str, str] | None = None) -> None:
         self.port = self.port or free_port()

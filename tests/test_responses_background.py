@@ -9,7 +9,6 @@ import time
 import openai
 import pytest
 
-from devstack import processes
 from tests.files_fixtures import sdk_client
 from tests.responses_fixtures import responses_env
 from tests.stack import TEST_MODEL, local_models_toml, make_key
@@ -85,10 +84,13 @@ def test_a_follower_that_leaves_does_not_stop_the_response(client):
     assert wait_until_ended(client, response_id).status in ("completed", "incomplete")
 
 
-def test_background_must_be_stored(client):
+def test_background_must_be_stored_and_its_model_exist(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model=TEST_MODEL, input="Hi", background=True, store=False)
     assert caught.value.body["param"] == "store"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.create(model="no-such-model", input="Hi", background=True)
+    assert caught.value.body["code"] == "model_not_found"
 
 
 def replicas_stack(stack, mongo_url, count: int, **settings: str) -> dict:
@@ -99,12 +101,7 @@ def replicas_stack(stack, mongo_url, count: int, **settings: str) -> dict:
     stack.start_chat(local_models_toml())
     env = {**responses_env(mongo_url), **{f"VIVIAN_{k.upper()}": v for k, v in settings.items()}}
     for n in range(count):
-        name = "responses" if n == 0 else f"responses-{n + 1}"
-        proc = processes.spawn_module("services.responses", log_path=stack.log(name), env={
-            "VIVIAN_NATS_URL": stack.nats_url, **stack.auth.env("responses"), "VIVIAN_HEARTBEAT_INTERVAL": "0.5",
-            **env})
-        stack.procs[name] = proc
-        processes.wait_for_line(stack.log(name), "serving", proc=proc, timeout=60)
+        stack.start_responses(env, replica=n + 1)
     stack.start_edge()
     stack.responses_env = env
     return {name: proc for name, proc in stack.procs.items() if name.startswith("responses")}
@@ -136,10 +133,7 @@ def test_a_replica_killed_mid_stream_leaves_its_stored_response_failed(new_stack
     stream = client.responses.create(model=TEST_MODEL, input=LONG, max_output_tokens=4000, stream=True)
     response_id = next(event.response.id for event in stream if event.type == "response.created")
     os.kill(replicas["responses"].pid, signal.SIGKILL)
-    proc = processes.spawn_module("services.responses", log_path=new_stack.log("responses-2"), env={
-        "VIVIAN_NATS_URL": new_stack.nats_url, **new_stack.auth.env("responses"), **new_stack.responses_env})
-    new_stack.procs["responses-2"] = proc
-    processes.wait_for_line(new_stack.log("responses-2"), "serving", proc=proc, timeout=60)
+    new_stack.start_responses(new_stack.responses_env, replica=2)
     ended = wait_until_ended(client, response_id)
     assert ended.status == "failed" and ended.error.message
     stream.close()

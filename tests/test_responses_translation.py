@@ -131,7 +131,8 @@ def test_request_fields_map_to_chat():
 
 
 def test_allowed_tools_narrow_what_is_offered():
-    request = msgspec.convert({"model": "m", "tools": [{"type": "function", "name": "a"}, {"type": "function", "name": "b"}],
+    offered = [{"type": "function", "name": "a"}, {"type": "function", "name": "b"}]
+    request = msgspec.convert({"model": "m", "tools": offered,
                                "tool_choice": {"type": "allowed_tools", "mode": "required",
                                                "tools": [{"type": "function", "name": "b"}]}}, ResponseCreateRequest)
     body = json.loads(chat_translation.chat_request(request, [], chat_translation.function_tools(request.tools)))

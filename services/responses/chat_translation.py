@@ -197,7 +197,8 @@ def messages(instructions: str | None, context: list[Item]) -> list[dict]:
             case Reasoning():
                 pass  # a reasoning model's own notes: nothing a chat model reads
             case Compaction():
-                found.append({"role": "system", "content": compaction.HEADING + compaction.summary_of(item, index=index)})
+                summary = compaction.summary_of(item, index=index)
+                found.append({"role": "system", "content": compaction.HEADING + summary})
     return found
 
 

@@ -34,7 +34,8 @@ def not_found(conversation_id: str, param: str = "conversation_id") -> errors.Ap
     return errors.ApiError(404, f"Conversation with id '{conversation_id}' not found.", param=param, code="not_found")
 
 
-async def own(ctx: Context, conversation_id: str, project: str, *, param: str = "conversation_id") -> ConversationRecord:
+async def own(ctx: Context, conversation_id: str, project: str, *,
+              param: str = "conversation_id") -> ConversationRecord:
     record = await ctx.tables.conversations.get({"_id": conversation_id, "project": project})
     if record is None:
         raise not_found(conversation_id, param)

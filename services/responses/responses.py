@@ -226,7 +226,11 @@ class Responses:
     async def _queue(self, envelope: Envelope, replier: Replier, outcome: Outcome, response: Response, *,
                      body: bytes, given: list[Item], before: Before) -> None:
         """Keep the response `queued` with the chat request that runs it, queue its turn, and answer
-        the queued response (or, streamed, its events as a replica produces them)."""
+        the queued response (or, streamed, its events as a replica produces them). A model the
+        key cannot use is the 404 now, not a failed response later."""
+        await self._ctx.caller.call(subjects.MODELS_RETRIEVE, Envelope(
+            request_id=envelope.request_id, project=envelope.project, body=msgspec.Raw(_encode(response.model))),
+            idle_timeout=self._ctx.settings.call_idle_timeout)
         await self._ctx.tables.responses.insert(ResponseRecord(
             id=response.id, project=envelope.project, response=response, input=given, chain=before.chain,
             chat_body=body.decode(), conversation_id=before.conversation.id if before.conversation else ""))

@@ -56,6 +56,9 @@ class Tables:
         # Index names are left to the server (nx-27017 does not keep custom ones).
         await self.items.collection.create_index([("conversation_id", 1), ("seq", 1)])
         await self.events.collection.create_index([("response_id", 1), ("seq", 1)])
+        # What the sweep looks for (services/responses/janitor.py).
+        await self.responses.collection.create_index([("response.status", 1), ("alive_until", 1)])
+        await self.responses.collection.create_index([("response.created_at", 1)])
 
     async def close(self) -> None:
         await self._database.close()

@@ -1,6 +1,6 @@
-"""POST /v1/responses, POST /v1/responses/input_tokens, POST /v1/responses/compact, GET and DELETE /v1/responses/{response_id} (GET with `stream=true` replays
-and follows a background response's events), POST /v1/responses/{response_id}/cancel,
-GET /v1/responses/{response_id}/input_items"""
+"""POST /v1/responses, POST /v1/responses/input_tokens, POST /v1/responses/compact,
+GET and DELETE /v1/responses/{response_id} (GET with `stream=true` replays and follows a background
+response's events), POST /v1/responses/{response_id}/cancel, GET /v1/responses/{response_id}/input_items"""
 
 import msgspec
 from aiohttp import web
