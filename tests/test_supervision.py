@@ -163,6 +163,9 @@ class Probes:
     def responses(self):
         assert self.client.responses.create(model="gpt-4", input="Hi", max_output_tokens=2).output
 
+    def vector_stores(self):
+        self.client.vector_stores.list(limit=1)
+
 
 # Which probes each child answers (directly or as a store behind them).
 SERVES = {
@@ -173,10 +176,12 @@ SERVES = {
     "images": ("images",),
     "jobs": ("batches",),
     "responses": ("responses",),
+    "vector_stores": ("vector_stores",),
     "weed": ("file_bytes",),
-    "nx-27017": ("files", "file_bytes", "batches", "responses"),
+    "nx-27017": ("files", "file_bytes", "batches", "responses", "vector_stores"),
 }
-ALL = ("models", "chat", "embeddings", "speech", "files", "file_bytes", "images", "batches", "responses")
+ALL = ("models", "chat", "embeddings", "speech", "files", "file_bytes", "images", "batches", "responses",
+       "vector_stores")
 
 
 def _answers(probes: Probes, name: str, *, timeout: float = 120) -> str | None:
@@ -215,7 +220,7 @@ def _kill_and_measure(stack: subprocess.Popen, probes: Probes, name: str) -> flo
     _answering_again(probes, down, timeout=180)
     took = time.monotonic() - killed
     assert _child(stack.pid, name) != pid
-    assert len(children_of(stack.pid)) == 11
+    assert len(children_of(stack.pid)) == 12
     return took
 
 
@@ -286,8 +291,8 @@ def test_kill_chat_the_rest_serves_it_comes_back_and_a_crash_loop_is_reported(up
     assert time.monotonic() - reported < 240
 
 
-KINDS = ("chat", "embeddings", "audio", "files", "images", "jobs", "responses", "edge", "nats-server", "weed",
-         "nx-27017")
+KINDS = ("chat", "embeddings", "audio", "files", "images", "jobs", "responses", "vector_stores", "edge",
+         "nats-server", "weed", "nx-27017")
 
 
 def test_kill_each_kind_of_service_in_turn(up):
