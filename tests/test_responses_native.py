@@ -3,6 +3,8 @@ true`): `relay-responses`, whose upstream is this same Vivian (its edge, with th
 the local model. Vivian keeps the state: it stores the response, expands `previous_response_id`
 and `conversation` into the upstream's input, and relays the upstream's events and errors."""
 
+import time
+
 import openai
 import pytest
 
@@ -103,6 +105,30 @@ def test_conversation_gets_input_and_output(client):
     found = client.conversations.items.list(conversation.id, order="asc").data
     assert [item.type for item in found] == ["message", "message", "message"]
     assert found[1].content[0].text == "Say OK." and found[2].id == response.output[0].id
+
+
+def test_a_stream_whose_client_goes_away_ends_cancelled_upstream_too(client, responses):
+    """The client leaves: Vivian's response ends `cancelled`, and the call to the upstream is
+    cancelled too (its edge sees its client leave: 499)."""
+    before = upstream_calls(responses, "499")[0]
+    stream = client.responses.create(model=NATIVE, input="Write a very long story about a dragon.",
+                                     max_output_tokens=2000, stream=True)
+    response_id = None
+    for event in stream:
+        if event.type == "response.created":
+            response_id = event.response.id
+        if event.type == "response.output_text.delta":
+            break
+    assert client.responses.retrieve(response_id).status == "in_progress"
+    stream.close()
+    deadline = time.monotonic() + 60
+    while (status := client.responses.retrieve(response_id).status) == "in_progress":
+        assert time.monotonic() < deadline, "the response stayed in_progress"
+        time.sleep(0.1)
+    assert status == "cancelled"
+    while upstream_calls(responses, "499")[0] == before:
+        assert time.monotonic() < deadline, "the upstream kept generating"
+        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("stream", [False, True])
