@@ -3,11 +3,14 @@ true`): `relay-responses`, whose upstream is this same Vivian (its edge, with th
 the local model. Vivian keeps the state: it stores the response, expands `previous_response_id`
 and `conversation` into the upstream's input, and relays the upstream's events and errors."""
 
+import json
 import time
 
 import openai
 import pytest
 
+from services.responses import native
+from shared.protocol.responses import Response, ResponseFailed
 from tests.stack import TEST_MODEL
 from tests.test_metrics import scrape, value
 
@@ -154,3 +157,57 @@ def test_translated_model_still_refuses_a_hosted_tool(client):
 def test_every_object_and_event_fits_the_spec(conformance):
     assert conformance.checked["Response"] and conformance.checked["ResponseStreamEvent"]
     assert not conformance.failures, "\n".join(sorted(set(conformance.failures))[:40])
+
+
+# ---------------------------------------------------------------- the relay's events, without a stack
+
+
+def _turn() -> native.Turn:
+    return native.Turn(Response(id="resp_ours", created_at=1, status="in_progress", model=NATIVE, store=True,
+                                previous_response_id="resp_before"))
+
+
+def _upstream(kind: str, seq: int, **fields) -> bytes:
+    return json.dumps({"type": kind, "sequence_number": seq, **fields}).encode()
+
+
+def _their_response(status: str, output: list) -> dict:
+    return {"id": "resp_theirs", "object": "response", "created_at": 1, "status": status, "model": TEST_MODEL,
+            "store": False, "output": output}
+
+
+def test_events_carry_vivians_response_and_numbers():
+    turn = _turn()
+    message = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": "Hi", "annotations": []}]}
+    events = turn.start() + turn.data(_upstream("response.created", 7, response=_their_response("in_progress", [])))
+    events += turn.data(_upstream("response.web_search_call.searching", 8, item_id="ws_1", output_index=0))
+    usage = {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4, "input_tokens_details": {"cached_tokens": 0},
+             "output_tokens_details": {"reasoning_tokens": 0}}
+    assert turn.data(_upstream("response.completed", 9, response={**_their_response("completed", [message]),
+                                                                    "usage": usage})) == []
+    events += turn.finish()
+    assert [e["sequence_number"] for e in events] == [0, 1, 2]
+    assert events[1]["type"] == "response.web_search_call.searching"  # relayed though Vivian has no struct for it
+    for event in (events[0], events[2]):
+        assert event["response"]["id"] == "resp_ours" and event["response"]["model"] == NATIVE
+        assert event["response"]["store"] is True and event["response"]["previous_response_id"] == "resp_before"
+    assert turn.response.id == "resp_ours" and turn.response.status == "completed"
+    assert turn.response.output[0].content[0].text == "Hi" and turn.usage.total_tokens == 4
+
+
+def test_a_response_vivian_cannot_keep_ends_failed():
+    turn = _turn()
+    turn.data(_upstream("response.created", 0, response=_their_response("in_progress", [])))
+    turn.data(_upstream("response.completed", 1, response=_their_response(
+        "completed", [{"type": "web_search_call", "id": "ws_1", "status": "completed"}])))
+    [failed] = turn.finish()
+    assert isinstance(failed, ResponseFailed) and failed.sequence_number == 1
+    assert turn.response.status == "failed" and "cannot be kept" in turn.response.error.message
+
+
+def test_an_upstream_that_stops_early_fails_the_response():
+    turn = _turn()
+    turn.data(_upstream("response.created", 0, response=_their_response("in_progress", [])))
+    [failed] = turn.finish()
+    assert isinstance(failed, ResponseFailed) and turn.response.status == "failed"

@@ -40,7 +40,7 @@ class Turn(chat_translation.Turn):
 
     def __init__(self, response: Response) -> None:
         super().__init__(response)
-        self._last: dict[str, Any] | None = None
+        self._last: list[StreamEvent] | None = None
 
     def start(self) -> list[StreamEvent]:
         return []  # the upstream sends `response.created` and `response.in_progress`
@@ -50,7 +50,7 @@ class Turn(chat_translation.Turn):
         if isinstance(event.get("response"), dict):
             event["response"] |= self._ours()
         if event.get("type") in _TERMINAL:
-            self._end(event)
+            self._last = self._end(event)
             return []
         return [self._relayed(event)]
 
@@ -66,19 +66,24 @@ class Turn(chat_translation.Turn):
         self._seq += 1
         return event
 
-    def _end(self, event: dict[str, Any]) -> None:
-        self._last = event
+    def _end(self, event: dict[str, Any]) -> list[StreamEvent]:
+        """The response the terminal `event` ends with; the terminal event to send."""
         if event["type"] == "error":
             error = ResponseError(code=event.get("code") or "server_error", message=event.get("message") or "")
             self.response = msgspec.structs.replace(self.response, status="failed", error=error)
-            return
-        self.response = msgspec.convert(event["response"], Response)
+            return [self._relayed(event)]
+        try:
+            self.response = msgspec.convert(event["response"], Response)
+        except msgspec.ValidationError as err:  # an output item Vivian does not model (a hosted tool's call…)
+            return self.fail(errors.ApiError(502, f"The upstream's response cannot be kept by Vivian: {err}",
+                                             type="server_error"))
         if (usage := self.response.usage) is not msgspec.UNSET:
             self.usage = Usage(prompt_tokens=usage.input_tokens, completion_tokens=usage.output_tokens,
                                total_tokens=usage.total_tokens)
+        return [self._relayed(event)]
 
     def finish(self) -> list[StreamEvent]:
         if self._last is None:
             return self.fail(errors.ApiError(502, "The upstream ended the response without its last event.",
                                              type="server_error"))
-        return [self._relayed(self._last)]
+        return self._last
