@@ -1,5 +1,6 @@
 """`/v1/responses`: create a response (one model turn, run by the chat service over the bus: see
-turns.py), retrieve (or replay and follow the stream of) a stored one, delete it, cancel a
+turns.py; translated to chat completions, or, for a model whose upstream has the Responses API,
+passed through to it: see native.py), retrieve (or replay and follow the stream of) a stored one, delete it, cancel a
 background one, and list its input items.
 
 A response's context (the previous responses' input and output items, function calls and their

@@ -1,5 +1,6 @@
 """One model turn of a response: its chat request sent to the chat service over the bus, the chunks
-that come back turned into events (`chat_translation.Turn`) and handed to `emit`, and the response
+that come back turned into events (`chat_translation.Turn`; or, for an upstream that has the
+Responses API, its request and relayed events: `native.Turn`) and handed to `emit`, and the response
 stored with its outcome before the terminal event goes out, so a `previous_response_id` sent right
 after a turn always finds it.
 
