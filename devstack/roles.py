@@ -8,7 +8,8 @@
   answers the callers (`edge`, `jobs`) on their inboxes, and uses its own JetStream buckets.
 - `jobs` is a caller too: a batch line goes to chat or embeddings, a file to and from files.
 - `responses` is a caller too: each model turn of a response goes to chat (and a background
-  response's model is looked up there first).
+  response's model is looked up there first); only it may send chat a Responses request to relay
+  to an upstream that has the Responses API (`vivian.chat.responses`).
 - `vector_stores` is a caller too: a file's bytes come from files, its chunks' vectors from embeddings.
 
 Every role subscribes to replies under its own inbox prefix (`_INBOX.<role>.>`, see
@@ -25,7 +26,8 @@ CALLERS = ("edge", "jobs", "responses", "vector_stores")
 
 # The subjects each service serves (subscribes to, in its queue group).
 SERVES = {
-    "chat": [s.CHAT_COMPLETIONS, f"{s.CHAT_COMPLETIONS}.>", s.COMPLETIONS, s.MODELS_LIST, s.MODELS_RETRIEVE],
+    "chat": [s.CHAT_COMPLETIONS, f"{s.CHAT_COMPLETIONS}.>", s.COMPLETIONS, s.MODELS_LIST, s.MODELS_RETRIEVE,
+             s.CHAT_RESPONSES],
     "embeddings": [s.EMBEDDINGS, s.MODERATIONS],
     "audio": ["vivian.audio.>"],
     "images": ["vivian.images.>"],
@@ -34,6 +36,8 @@ SERVES = {
     "responses": [s.RESPONSES, f"{s.RESPONSES}.>", "vivian.conversations.>"],
     "vector_stores": ["vivian.vector_stores.>"],
 }
+# Served subjects that are no API path: services call them, the edge never does.
+INTERNAL = (s.CHAT_RESPONSES,)
 SERVICES = tuple(SERVES)
 ROLES = ("edge", "keys", *SERVICES)
 # Request bodies too large for one message ride this object store (shared/bodystore.py): callers
@@ -98,7 +102,7 @@ def _service(role: str, *, publish: list[str] = (), subscribe: list[str] = ()) -
 
 def permissions() -> dict[str, dict]:
     """Each role's NATS permissions, as the server config's `permissions` maps."""
-    every_request = [subject for served in SERVES.values() for subject in served]
+    every_request = [subject for served in SERVES.values() for subject in served if subject not in INTERNAL]
     return {
         "edge": {
             "publish": {"allow": [*every_request, s.CANCEL, "$SRV.>", *JS_COMMON,
@@ -126,7 +130,7 @@ def permissions() -> dict[str, dict]:
             *kv_write(s.FINE_TUNED_BUCKET), *objects_write(s.ADAPTERS_BUCKET)]),
         # a response's model turns, and their cancels
         "responses": _service("responses", publish=[
-            s.CHAT_COMPLETIONS, s.MODELS_RETRIEVE, s.CANCEL,
+            s.CHAT_COMPLETIONS, s.CHAT_RESPONSES, s.MODELS_RETRIEVE, s.CANCEL,
             # background responses: durable work
             f"{s.RESPONSES_TASKS}.>", *_stream_read(s.RESPONSES_STREAM), *_stream_create(s.RESPONSES_STREAM),
             f"$JS.API.STREAM.UPDATE.{s.RESPONSES_STREAM}"]),

@@ -8,6 +8,9 @@ from shared.protocol.errors import ErrorObject
 
 # nginx's status for "the client went away first": how a cancelled request is logged and counted.
 CLIENT_CLOSED = 499
+# The chat service's answer to a Responses request for a model whose upstream lacks the Responses
+# API: the responses service then translates it to chat completions.
+NOT_RESPONSES_API = "responses_api_unsupported"
 
 
 class ApiError(Exception):

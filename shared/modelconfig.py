@@ -130,6 +130,9 @@ class OpenAIModel(msgspec.Struct, tag="openai", tag_field="provider", kw_only=Tr
     # The model id sent upstream; the public id when unset.
     upstream_model: str | None = None
     timeout: float = 600.0
+    # The upstream has the Responses API: `/v1/responses` goes to its `/responses` as it is (Vivian
+    # keeps the state), not through the translation to chat completions.
+    responses_api: bool = False
 
 
 ModelEntry = (LocalModel | LocalEmbeddingModel | LocalModerationModel | LocalSpeechModel | LocalTranscriptionModel

@@ -1,6 +1,8 @@
 """NATS subject names, one per API path (`/v1/chat/completions` → `vivian.chat.completions`)."""
 
 CHAT_COMPLETIONS = "vivian.chat.completions"
+# A Responses request the responses service relays to an upstream that has the Responses API.
+CHAT_RESPONSES = "vivian.chat.responses"
 COMPLETIONS = "vivian.completions"
 MODELS_LIST = "vivian.models.list"
 MODELS_RETRIEVE = "vivian.models.retrieve"

@@ -18,7 +18,8 @@ IMAGE_KEY_ENV = "VIVIAN_TEST_IMAGE_KEY"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """One stack for the session. Besides the local model it serves `relay-smollm2` through the
-    `openai` provider, whose upstream is this same edge: a real OpenAI-compatible server. Its
+    `openai` provider, whose upstream is this same edge: a real OpenAI-compatible server (and
+    `relay-responses`, the same with `responses_api`: a real Responses server). Its
     image models route to `tests/image_upstream.py`, another (the images service itself starts
     with the `images` fixture)."""
     s = Stack(home=str(tmp_path_factory.mktemp("stack")))
@@ -36,6 +37,14 @@ provider = "openai"
 base_url = "http://127.0.0.1:{s.port}/v1"
 api_key_env = "{RELAY_KEY_ENV}"
 upstream_model = "smollm2-135m-instruct"
+
+[[models]]
+id = "relay-responses"
+provider = "openai"
+base_url = "http://127.0.0.1:{s.port}/v1"
+api_key_env = "{RELAY_KEY_ENV}"
+upstream_model = "smollm2-135m-instruct"
+responses_api = true
 
 [[models]]
 id = "relay-missing"

@@ -4,6 +4,7 @@ projects of their own."""
 
 import concurrent.futures
 import secrets
+import time
 from collections.abc import Callable, Iterator
 
 import openai
@@ -45,3 +46,23 @@ def responses_client(responses, conformance) -> Callable[..., openai.OpenAI]:
         return sdk_client(responses, key, conformance)
 
     return new
+
+
+def leave_mid_stream(client: openai.OpenAI, model: str) -> str:
+    """Stream a long response on `model` and leave at its first text (the stored response is
+    `in_progress` then); the status it ends with, once it is no longer in progress."""
+    stream = client.responses.create(model=model, input="Write a very long story about a dragon.",
+                                     max_output_tokens=2000, stream=True)
+    response_id = None
+    for event in stream:
+        if event.type == "response.created":
+            response_id = event.response.id
+        if event.type == "response.output_text.delta":
+            break
+    assert client.responses.retrieve(response_id).status == "in_progress"
+    stream.close()
+    deadline = time.monotonic() + 60
+    while (status := client.responses.retrieve(response_id).status) == "in_progress":
+        assert time.monotonic() < deadline, "the response stayed in_progress"
+        time.sleep(0.1)
+    return status

@@ -15,6 +15,7 @@ from services.responses.events import EventLog
 from services.responses.settings import ResponsesSettings
 from services.responses.tables import Tables
 from shared.settings import from_env
+from tests.responses_fixtures import leave_mid_stream
 from tests.stack import TEST_MODEL
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
@@ -233,21 +234,7 @@ def test_unknown_model_and_unknown_fields(client):
 def test_a_stream_whose_client_goes_away_ends_cancelled(client):
     """While it streams the stored response is `in_progress`; once its client leaves, the turn (and
     the model's generation) stops, and the response ends `cancelled`, never stuck in progress."""
-    stream = client.responses.create(model=TEST_MODEL, input="Write a very long story about a dragon.",
-                                     max_output_tokens=2000, stream=True)
-    response_id = None
-    for event in stream:
-        if event.type == "response.created":
-            response_id = event.response.id
-        if event.type == "response.output_text.delta":
-            break
-    assert client.responses.retrieve(response_id).status == "in_progress"
-    stream.close()
-    deadline = time.monotonic() + 60
-    while (status := client.responses.retrieve(response_id).status) == "in_progress":
-        assert time.monotonic() < deadline, "the response stayed in_progress"
-        time.sleep(0.1)
-    assert status == "cancelled"
+    assert leave_mid_stream(client, TEST_MODEL) == "cancelled"
 
 
 def test_a_model_that_fails_is_an_openai_shaped_error(client):

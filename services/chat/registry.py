@@ -8,7 +8,7 @@ from services.chat.providers.base import ChatProvider
 from services.chat.providers.local_llama import LocalLlama
 from services.chat.providers.openai_compat import OpenAICompat
 from shared import errors, registry, telemetry
-from shared.modelconfig import LocalModel, ModelConfig, ModelEntry
+from shared.modelconfig import LocalModel, ModelConfig, ModelEntry, OpenAIModel
 from shared.protocol.models import Model, ModelList
 
 # The chat providers, by the model config's `provider` tag.
@@ -64,6 +64,14 @@ class Registry(registry.Registry[ChatProvider]):
         this project can tell."""
         if name in self._tuned and self._find(name, project) is None and name not in self._by_name:
             raise errors.model_not_found(name)
+
+    def check_responses_api(self, name: str) -> None:
+        """Only a model whose upstream has the Responses API takes a Responses request as it is;
+        the responses service translates for any other (`errors.NOT_RESPONSES_API`)."""
+        entry = self._by_name.get(name)
+        if not (isinstance(entry, OpenAIModel) and entry.responses_api):
+            raise errors.invalid_request(f"The model `{name}` has no upstream with the Responses API.",
+                                         param="model", code=errors.NOT_RESPONSES_API)
 
     def local_entry(self, model_id: str) -> LocalModel | None:
         entry = self._by_name.get(model_id)

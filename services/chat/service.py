@@ -21,11 +21,13 @@ from shared.bus import Replier
 from shared.protocol.bus import Envelope
 from shared.protocol.chat import ChatCompletionRequest
 from shared.protocol.completions import CompletionRequest
+from shared.protocol.responses import ResponseCreateRequest
 
 log = logging.getLogger("chat")
 _decoders = {
     "chat/completions": msgspec.json.Decoder(ChatCompletionRequest),
     "completions": msgspec.json.Decoder(CompletionRequest),
+    "responses": msgspec.json.Decoder(ResponseCreateRequest),
 }
 
 
@@ -43,6 +45,8 @@ class ChatService(BusService):
             Endpoint("chat_completions", subjects.CHAT_COMPLETIONS, "/v1/chat/completions", self._chat_completions,
                      cancellable=True),
             Endpoint("completions", subjects.COMPLETIONS, "/v1/completions", self._completions, cancellable=True),
+            # the responses service's requests for models whose upstream has the Responses API
+            Endpoint("responses", subjects.CHAT_RESPONSES, "/v1/responses", self._responses, cancellable=True),
             Endpoint("models_list", subjects.MODELS_LIST, "/v1/models", self.answering(models.list_models, self._registry)),
             Endpoint("models_retrieve", subjects.MODELS_RETRIEVE, "/v1/models/{model}",
                      self.answering(models.retrieve, self._registry)),
@@ -80,6 +84,9 @@ class ChatService(BusService):
     async def _completions(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
         await self._generate("completions", envelope, replier, outcome)
 
+    async def _responses(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
+        await self._generate("responses", envelope, replier, outcome)
+
     def _keep(self, envelope: Envelope, request: ChatCompletionRequest, **answer) -> None:
         self._store.keep(project=envelope.project, model=request.model, messages=request.messages,
                          metadata=request.metadata, **answer)
@@ -88,8 +95,11 @@ class ChatService(BusService):
         request = bus_service.decode(_decoders[endpoint], envelope.body)
         outcome.model, outcome.stream = request.model, bool(request.stream)
         self._registry.check_access(request.model, envelope.project)
-        validation.logit_bias(request.logit_bias)  # a local model checks its vocabulary too
+        if endpoint != "responses":
+            validation.logit_bias(request.logit_bias)  # a local model checks its vocabulary too
         provider = self._registry.provider(request.model, project=envelope.project)
+        if endpoint == "responses":
+            self._registry.check_responses_api(request.model)
         call = Call(endpoint=endpoint, request=request, raw=bytes(envelope.body), model=request.model,
                     request_id=envelope.request_id, cancelled=outcome.stop)
         log.debug("request_id=%s %s model=%s stream=%s", call.request_id, endpoint, call.model, outcome.stream)

@@ -58,6 +58,7 @@ from shared.protocol.responses import (
 )
 
 _encode = msgspec.json.Encoder().encode
+_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
 
 # ---------------------------------------------------------------- request: tools
 
@@ -253,7 +254,8 @@ def usage_of(usage: Usage) -> ResponseUsage:
 
 class Turn:
     """One model turn's events and the Response they add up to. Feed it `start()`, then each chat
-    chunk, then `finish()` (or `fail()`); each returns the events to send, in order."""
+    chunk (`data`, or `chunk` decoded), then `finish()` (or `fail()`); each returns the events to
+    send, in order."""
 
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -281,6 +283,10 @@ class Turn:
     @property
     def _output_index(self) -> int:
         return len(self.response.output) - 1
+
+    def data(self, body: bytes) -> list[StreamEvent]:
+        """The events of one chat chunk as the chat service sent it."""
+        return self.chunk(_chunk(body))
 
     def chunk(self, chunk: ChatCompletionChunk) -> list[StreamEvent]:
         events: list[StreamEvent] = []

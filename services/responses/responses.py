@@ -1,5 +1,6 @@
 """`/v1/responses`: create a response (one model turn, run by the chat service over the bus: see
-turns.py), retrieve (or replay and follow the stream of) a stored one, delete it, cancel a
+turns.py; translated to chat completions, or, for a model whose upstream has the Responses API,
+passed through to it: see native.py), retrieve (or replay and follow the stream of) a stored one, delete it, cancel a
 background one, and list its input items.
 
 A response's context (the previous responses' input and output items, function calls and their
@@ -17,7 +18,7 @@ import msgspec
 from services.kit import service as bus_service
 from services.kit.outcome import Outcome
 from services.kit.tables import new_id
-from services.responses import background, chat_translation, compaction, conversations, items, turns
+from services.responses import background, chat_translation, compaction, conversations, items, native, turns
 from services.responses.context import Context
 from services.responses.tables import ResponseRecord
 from services.responses.turns import Before
@@ -76,6 +77,7 @@ class Responses:
         self._ctx = ctx
         self._running: dict[str, asyncio.Task] = {}  # turns in this replica, by the id their chat call has
         self._stopped: set[str] = set()  # of those, the ones whose client left, or that were cancelled
+        self._translated: set[str] = set()  # models the chat service said have no upstream Responses API
 
     def cancel(self, request_id: str) -> None:
         task = self._running.get(request_id)
@@ -85,16 +87,21 @@ class Responses:
 
     # ------------------------------------------------------------ POST /v1/responses
 
-    async def _prepare(self, project: str, request: ResponseCreateRequest) -> tuple[list, list[Item], Before, bytes]:
-        """The request's tools, its input items (stored form), what comes before them, and the chat
-        request that runs it all."""
-        tools = chat_translation.function_tools(request.tools)
+    async def _inputs(self, project: str, request: ResponseCreateRequest) -> tuple[list[Item], Before]:
+        """The request's input items (stored form) and what comes before them."""
         given = items.parse(request.input, param="input")
         before = await self._context(project, request)
         given = [items.stored(item) for item in items.resolve(given, before.items)]
         if not given and not before.items:
             raise errors.invalid_request("Missing required parameter: 'input'.", param="input",
                                          code="missing_required_parameter")
+        return given, before
+
+    async def _prepare(self, project: str, request: ResponseCreateRequest) -> tuple[list, list[Item], Before, bytes]:
+        """The request's tools, its input items (stored form), what comes before them, and the chat
+        request that runs it all."""
+        tools = chat_translation.function_tools(request.tools)
+        given, before = await self._inputs(project, request)
         return tools, given, before, chat_translation.chat_request(request, before.items + given, tools)
 
     async def create(self, envelope: Envelope, replier: Replier, outcome: Outcome) -> None:
@@ -103,11 +110,30 @@ class Responses:
         if request.background and request.store is False:
             raise errors.invalid_request("A background response is stored: 'store' cannot be false.",
                                          param="store", code="invalid_value")
-        tools, given, before, body = await self._prepare(envelope.project, request)
-        response = _response(request, tools, before)
-        if request.background:
-            return await self._queue(envelope, replier, outcome, response, body=body, given=given, before=before)
-        turn = chat_translation.Turn(response)
+        # A model whose upstream has the Responses API gets the request as it is (tools of any type
+        # included); the chat service says which have none, and those are translated from then on.
+        if not request.background and request.model not in self._translated:
+            try:
+                return await self._create(envelope, replier, outcome, request, relay=True)
+            except errors.ApiError as err:
+                if err.code != errors.NOT_RESPONSES_API:
+                    raise
+                self._translated.add(request.model)
+        await self._create(envelope, replier, outcome, request, relay=False)
+
+    async def _create(self, envelope: Envelope, replier: Replier, outcome: Outcome, request: ResponseCreateRequest,
+                      *, relay: bool) -> None:
+        """Run the turn: relayed to the model's upstream Responses API, or translated to chat."""
+        if relay:
+            given, before = await self._inputs(envelope.project, request)
+            tools, body = [], native.request(envelope.body, [*before.items, *given])
+            turn = native.Turn(_response(request, tools, before))
+        else:
+            tools, given, before, body = await self._prepare(envelope.project, request)
+            response = _response(request, tools, before)
+            if request.background:
+                return await self._queue(envelope, replier, outcome, response, body=body, given=given, before=before)
+            turn = chat_translation.Turn(response)
 
         async def emit(events: list[StreamEvent]) -> None:
             if outcome.stream:
@@ -117,8 +143,12 @@ class Responses:
 
         self._running[envelope.request_id] = asyncio.current_task()
         try:
-            await self._truncating(envelope, request, tools, turn=turn, body=body, given=given, before=before,
-                                   emit=emit)
+            if relay:
+                await turns.run(self._ctx, request_id=envelope.request_id, project=envelope.project, turn=turn,
+                                body=body, given=given, before=before, emit=emit, subject=subjects.CHAT_RESPONSES)
+            else:
+                await self._truncating(envelope, request, tools, turn=turn, body=body, given=given, before=before,
+                                       emit=emit)
         except asyncio.CancelledError:
             await asyncio.shield(turns.stopped(self._ctx, envelope.request_id, turn.response))
             if envelope.request_id not in self._stopped:

@@ -1,5 +1,6 @@
 """One model turn of a response: its chat request sent to the chat service over the bus, the chunks
-that come back turned into events (`chat_translation.Turn`) and handed to `emit`, and the response
+that come back turned into events (`chat_translation.Turn`; or, for an upstream that has the
+Responses API, its request and relayed events: `native.Turn`) and handed to `emit`, and the response
 stored with its outcome before the terminal event goes out, so a `previous_response_id` sent right
 after a turn always finds it.
 
@@ -42,13 +43,15 @@ class Before:
 
 
 async def run(ctx: Context, *, request_id: str, project: str, turn: chat_translation.Turn, body: bytes,
-              given: list[Item], before: Before, emit: Emit, queued: bool = False) -> None:
-    """Run `turn` (its chat request `body`) for `project`. A stored response is written once the
+              given: list[Item], before: Before, emit: Emit, queued: bool = False,
+              subject: str = subjects.CHAT_COMPLETIONS) -> None:
+    """Run `turn` (its chat request `body`; or, `subject` `CHAT_RESPONSES`, a `native.Turn` and its
+    Responses request) for `project`. A stored response is written once the
     model has taken the request (`queued`: it was written when it was queued, and is claimed
     already), and again at its end. Raises `ApiError` when the model fails before any output."""
     settings, store = ctx.settings, turn.response.store
     call = Envelope(request_id=request_id, project=project, body=msgspec.Raw(body))
-    frames = ctx.caller.frames(subjects.CHAT_COMPLETIONS, call, idle_timeout=settings.call_idle_timeout)
+    frames = ctx.caller.frames(subject, call, idle_timeout=settings.call_idle_timeout)
     async with asyncio.timeout(settings.call_timeout), contextlib.aclosing(frames):
         frame = await _first(frames)
         # The model has taken the request: from here on, the response exists.
@@ -74,12 +77,12 @@ async def run(ctx: Context, *, request_id: str, project: str, turn: chat_transla
 
 
 async def _chunks(turn: chat_translation.Turn, frame, frames, emit: Emit) -> list[StreamEvent]:
-    """Emit the events of the chat frames from `frame` on; the final ones, still to send."""
+    """Emit the events of the frames from `frame` on; the final ones, still to send."""
     await emit(turn.start())
     while True:
         match frame:
             case Data():
-                await emit(turn.chunk(_chunk(frame.body)))
+                await emit(turn.data(frame.body))
             case Done():
                 return turn.finish()
             case Failure():

@@ -7,8 +7,10 @@ from typing import Literal, Protocol
 
 from shared.protocol.chat import ChatCompletionRequest
 from shared.protocol.completions import CompletionRequest
+from shared.protocol.responses import ResponseCreateRequest
 
-Endpoint = Literal["chat/completions", "completions"]
+# "responses": only to an upstream that has the Responses API (`responses_api = true`).
+Endpoint = Literal["chat/completions", "completions", "responses"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -16,7 +18,7 @@ class Call:
     """One request as a provider sees it."""
 
     endpoint: Endpoint
-    request: ChatCompletionRequest | CompletionRequest
+    request: ChatCompletionRequest | CompletionRequest | ResponseCreateRequest
     raw: bytes  # the client's JSON body, for providers that relay fields we do not model
     model: str  # the public id the client asked for, echoed in answers
     request_id: str
