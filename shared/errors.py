@@ -76,7 +76,8 @@ def timed_out(what: str) -> ApiError:
     return ApiError(504, f"The {what} service did not answer in time.", type="server_error", code="timeout")
 
 
-_AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+# msgspec names a bad map key "at `key` in `$.metadata`": the map is the parameter.
+_AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`)?$", re.S)
 _OUT_OF_RANGE = re.compile(r"^Expected `(?P<kind>int|float)` (?P<op><=|>=) (?P<limit>\S+)$")
 
 

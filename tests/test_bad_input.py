@@ -144,3 +144,11 @@ def test_fine_tuning_list_metadata_keys_a_path_cannot_hold_are_400(client, key):
         client.fine_tuning.jobs.list(metadata={key: "x"})
     assert caught.value.body["param"] == f"metadata[{key}]"
     assert client.fine_tuning.jobs.list(metadata={"plain-key_1 ok": "x"}).data == []
+
+
+def test_chat_metadata_keys_mongodb_cannot_hold_are_400(client):
+    """Stored with the completion (`store: true`), such a key would fail the write after the answer."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}], max_tokens=1,
+                                       store=True, metadata={"a\x00b": "x"})
+    assert caught.value.status_code == 400 and caught.value.body["param"].startswith("metadata")

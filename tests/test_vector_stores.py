@@ -229,3 +229,18 @@ def test_adding_a_file_again_reingests_it(client):
         time.sleep(0.3)
     assert chunks == expected
     assert client.vector_stores.retrieve(store.id).file_counts.total == 1
+
+
+def test_metadata_and_attribute_keys_mongodb_cannot_hold_are_400(client, library):
+    """A key with a NUL byte (MongoDB cannot store it as a field name) was a 500 from the store; the
+    long fuzz run found it. Now it is the client's 400, naming the field."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.vector_stores.create(name="nul", metadata={"a\x00b": "x"})
+    assert caught.value.status_code == 400 and caught.value.body["param"].startswith("metadata")
+    store = client.vector_stores.create(name="nul-attributes")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.vector_stores.files.create(vector_store_id=store.id,
+                                          file_id=client.vector_stores.files.list(library.id).data[0].id,
+                                          attributes={"k\x00": "v"})
+    assert caught.value.status_code == 400 and caught.value.body["param"].startswith("attributes")
+    client.vector_stores.delete(store.id)

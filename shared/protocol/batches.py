@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from shared.protocol.files import ExpiresAfter
+from shared.protocol.metadata import Metadata
 
 # What a batch may run (of OpenAI's list, the endpoints Vivian serves).
 BatchEndpoint = Literal["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/moderations"]
@@ -122,7 +123,7 @@ class BatchCreateRequest(Struct, kw_only=True):
     input_file_id: str
     endpoint: BatchEndpoint
     completion_window: Literal["24h"]
-    metadata: dict[str, str] | None = None
+    metadata: Metadata | None = None
     output_expires_after: ExpiresAfter | None = None
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from shared.protocol.metadata import Metadata
+
 # ---------------------------------------------------------------- request: content parts
 
 
@@ -189,7 +191,7 @@ class ChatCompletionRequest(Struct, kw_only=True, omit_defaults=True):
     stop: Stop | None = None
     seed: Seed | None = None
     user: str | None = None
-    metadata: Annotated[dict[str, str], Meta(max_length=16)] | None = None
+    metadata: Metadata | None = None
     store: bool | None = None
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None

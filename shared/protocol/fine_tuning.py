@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from shared.protocol.metadata import Metadata
+
 Auto = Literal["auto"]
 # `paused`: not in the spec's enum, but what its own pause example answers (and OpenAI does).
 Status = Literal["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]
@@ -36,7 +38,7 @@ class JobCreateRequest(Struct, kw_only=True):
     method: Method | None = None
     suffix: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     seed: Annotated[int, Meta(ge=0, le=2147483647)] | None = None
-    metadata: dict[str, str] | None = None
+    metadata: Metadata | None = None
     integrations: list[msgspec.Raw] | None = None
 
 

@@ -10,10 +10,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-# OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512; a key holds no NUL (a
-# MongoDB field name cannot).
-Metadata = Annotated[dict[Annotated[str, Meta(max_length=64, pattern="^[^\x00]*$")],
-                          Annotated[str, Meta(max_length=512)]], Meta(max_length=16)]
+from shared.protocol.metadata import Metadata
+
 Limit = Annotated[int, Meta(ge=1, le=100)]
 Order = Literal["asc", "desc"]
 ItemStatus = Literal["in_progress", "completed", "incomplete"]

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct
 
 from shared.protocol.chat import Choice, ToolCall, Usage, UserPart
+from shared.protocol.metadata import Metadata
 
 # OpenAI's limits: 16 pairs, values up to 512 characters (keys up to 64: checked by the service,
 # as msgspec names no parameter for a key).
-Metadata = Annotated[dict[str, Annotated[str, Meta(max_length=512)]], Meta(max_length=16)]
 Limit = Annotated[int, Meta(ge=1, le=100)]
 Order = Literal["asc", "desc"]
 

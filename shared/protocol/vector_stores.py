@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from shared.protocol.metadata import Key, Metadata, Value
+
 # OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512.
-Metadata = Annotated[dict[Annotated[str, Meta(max_length=64)], Annotated[str, Meta(max_length=512)]],
-                     Meta(max_length=16)]
-AttributeValue = Annotated[str, Meta(max_length=512)] | int | float | bool
-Attributes = Annotated[dict[Annotated[str, Meta(max_length=64)], AttributeValue], Meta(max_length=16)]
+AttributeValue = Value | int | float | bool
+Attributes = Annotated[dict[Key, AttributeValue], Meta(max_length=16)]
 Limit = Annotated[int, Meta(ge=1, le=100)]
 Order = Literal["asc", "desc"]
 FileStatus = Literal["in_progress", "completed", "cancelled", "failed"]
