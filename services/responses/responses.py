@@ -75,8 +75,10 @@ def _response(request: ResponseCreateRequest, tools, before: Before) -> Response
 class Responses:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._running: dict[str, asyncio.Task] = {}  # turns in this replica, by the id their chat call has
-        self._stopped: set[str] = set()  # of those, the ones whose client left, or that were cancelled
+        # Background turns running in this replica, by response id (a client's request that goes away
+        # is stopped by the kit: its endpoint is cancellable).
+        self._running: dict[str, asyncio.Task] = {}
+        self._stopped: set[str] = set()  # of those, the ones cancelled through the API
         self._translated: set[str] = set()  # models the chat service said have no upstream Responses API
 
     def cancel(self, request_id: str) -> None:
@@ -141,7 +143,6 @@ class Responses:
                     await replier.data(_encode(event))
                     outcome.chunks += 1
 
-        self._running[envelope.request_id] = asyncio.current_task()
         try:
             if relay:
                 await turns.run(self._ctx, request_id=envelope.request_id, project=envelope.project, turn=turn,
@@ -149,12 +150,9 @@ class Responses:
             else:
                 await self._truncating(envelope, request, tools, turn=turn, body=body, given=given, before=before,
                                        emit=emit)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # its client went away, or the service is stopping: the kit reports which
             await asyncio.shield(turns.stopped(self._ctx, envelope.request_id, turn.response))
-            if envelope.request_id not in self._stopped:
-                raise  # the service is stopping: `BusService` tells the client
-            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
-            return
+            raise
         except Exception as exc:
             if not outcome.chunks:
                 raise  # nothing sent yet: the error is the answer
@@ -167,9 +165,6 @@ class Responses:
             await replier.done()
             outcome.failed(err.status, err.code or err.type)
             return
-        finally:
-            del self._running[envelope.request_id]
-            self._stopped.discard(envelope.request_id)
         if turn.usage is not None:
             outcome.usage = TokenCounts(prompt_tokens=turn.usage.prompt_tokens,
                                         completion_tokens=turn.usage.completion_tokens)
@@ -324,17 +319,7 @@ class Responses:
             record = await self._ctx.tables.responses.get({"_id": response_id})
             return record.response.status if record is not None else "cancelled"
 
-        self._running[envelope.request_id] = asyncio.current_task()
-        try:
-            await self._ctx.events.follow(response_id, after, replier, status=status)
-        except asyncio.CancelledError:
-            if envelope.request_id not in self._stopped:
-                raise
-            outcome.failed(errors.CLIENT_CLOSED, "client_closed", result="cancelled")
-            return
-        finally:
-            del self._running[envelope.request_id]
-            self._stopped.discard(envelope.request_id)
+        await self._ctx.events.follow(response_id, after, replier, status=status)
         await replier.done()
 
     async def cancel_response(self, envelope: Envelope) -> Response:

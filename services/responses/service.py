@@ -38,7 +38,8 @@ class ResponsesService(BusService):
         self.responses = Responses(ctx)
 
     def cancel(self, request_id: str) -> None:
-        """A turn, or the following of a background response's stream, stops when its client goes away."""
+        """`vivian.cancel` names a request whose client went away (the kit stops it: the endpoints
+        below are cancellable) or a background response cancelled through the API (its turn stops)."""
         self.responses.cancel(request_id)
         super().cancel(request_id)
 

@@ -5,7 +5,7 @@ GET and DELETE /v1/conversations/{conversation_id}/items/{item_id}"""
 import msgspec
 from aiohttp import web
 
-from services.edge.relay import forward
+from services.edge.relay import by_id, forward
 from services.edge.reading.body import convert, read_json
 from shared import subjects
 from shared.protocol.conversations import (ConversationCreateRequest, ConversationItemRef, ConversationItemsCreate,
@@ -31,9 +31,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.CONVERSATIONS_CREATE, body if body.strip() else b"{}")
 
 
-@routes.get("/v1/conversations/{conversation_id}")
-async def retrieve(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.CONVERSATIONS_RETRIEVE, _encode(request.match_info["conversation_id"]))
+routes.get("/v1/conversations/{conversation_id}")(by_id(subjects.CONVERSATIONS_RETRIEVE, "conversation_id"))
 
 
 @routes.post("/v1/conversations/{conversation_id}")
@@ -43,9 +41,7 @@ async def update(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.CONVERSATIONS_UPDATE, _encode(change))
 
 
-@routes.delete("/v1/conversations/{conversation_id}")
-async def delete(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.CONVERSATIONS_DELETE, _encode(request.match_info["conversation_id"]))
+routes.delete("/v1/conversations/{conversation_id}")(by_id(subjects.CONVERSATIONS_DELETE, "conversation_id"))
 
 
 @routes.get("/v1/conversations/{conversation_id}/items")

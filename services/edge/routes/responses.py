@@ -6,7 +6,7 @@ import msgspec
 from aiohttp import web
 
 from services.edge.reading.body import convert, read_json
-from services.edge.relay import forward
+from services.edge.relay import by_id, forward
 from shared import subjects
 from shared.protocol.responses import InputItemsQuery, ResponseCreateRequest, ResponseRetrieveQuery
 
@@ -40,14 +40,8 @@ async def retrieve(request: web.Request) -> web.StreamResponse:
     return await forward(request, subjects.RESPONSES_RETRIEVE, _encode(query), stream=query.stream)
 
 
-@routes.post("/v1/responses/{response_id}/cancel")
-async def cancel(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.RESPONSES_CANCEL, _encode(request.match_info["response_id"]))
-
-
-@routes.delete("/v1/responses/{response_id}")
-async def delete(request: web.Request) -> web.StreamResponse:
-    return await forward(request, subjects.RESPONSES_DELETE, _encode(request.match_info["response_id"]))
+routes.post("/v1/responses/{response_id}/cancel")(by_id(subjects.RESPONSES_CANCEL, "response_id"))
+routes.delete("/v1/responses/{response_id}")(by_id(subjects.RESPONSES_DELETE, "response_id"))
 
 
 @routes.get("/v1/responses/{response_id}/input_items")
